@@ -1,0 +1,85 @@
+// bpninja check: the notebook's experiment, Exercises 1-3, as tables and an optional JSON report.
+#include <ostream>
+#include <string>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "data/dataset.h"
+#include "util/atomic_file.h"
+#include "util/errors.h"
+#include "verify/check.h"
+
+#ifndef BPNINJA_DEFAULT_LEDGER
+#define BPNINJA_DEFAULT_LEDGER "tests/golden/exactness.json"
+#endif
+
+namespace bpn::cli {
+
+namespace {
+struct CheckArgs {
+  std::string data = "data/names.txt";
+  std::int64_t n_hidden = 64;
+  std::int64_t batch_size = 32;
+  std::uint64_t seed = model::kNotebookSeed;
+  std::string exercise = "all";
+  std::string json;
+  std::string dtype = "float32";
+  std::string device = "cpu";
+  std::string ledger = BPNINJA_DEFAULT_LEDGER;
+  bool record_ledger = false;
+};
+
+int run_check_command(const CheckArgs& a, std::ostream& out) {
+  verify::CheckConfig cfg;
+  require_range("--n-hidden", a.n_hidden, 1, 4096);
+  cfg.n_hidden = a.n_hidden;
+  require_batch_size(a.batch_size);
+  cfg.batch_size = a.batch_size;
+  cfg.seed = a.seed;
+  cfg.dtype = parse_dtype(a.dtype);
+  cfg.device = parse_device(a.device);
+  if (a.exercise == "all") {
+    cfg.exercises = {1, 2, 3};
+  } else if (a.exercise == "1" || a.exercise == "2" || a.exercise == "3") {
+    cfg.exercises = {std::stoi(a.exercise)};
+  } else {
+    throw InputError("--exercise must be 1, 2, 3 or all (got '" + a.exercise + "')");
+  }
+  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  if (a.record_ledger) util::check_writable(a.ledger, "--ledger");
+
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  verify::Ledger ledger = verify::Ledger::load(a.ledger);
+  verify::CheckReport report = verify::run_check(data, cfg);
+  if (a.record_ledger) {
+    verify::record_exactness(report, ledger);
+    ledger.save(a.ledger);
+    out << "recorded the exactness of " << report.env.key() << " in " << a.ledger << "\n";
+  }
+  verify::apply_expectations(report, &ledger);
+  out << verify::format_report(report);
+  if (!a.json.empty()) util::write_file_atomically(a.json, report.to_json().dump(2) + "\n");
+  return report.pass ? kExitOk : kExitCheckFailed;
+}
+}  // namespace
+
+void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream& out) {
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* cmd = app.add_subcommand("check", "Run the notebook's experiment: every hand-derived gradient vs autograd");
+  cmd->add_option("--data", args->data, "Word list, one word per line")->capture_default_str();
+  cmd->add_option("--n-hidden", args->n_hidden, "Hidden units (1..4096)")->capture_default_str();
+  cmd->add_option("--batch-size", args->batch_size, "Batch size (2..1048576; the variance divides by n-1)")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed of generator g (bngain/bnbias use seed+1)")->capture_default_str();
+  cmd->add_option("--exercise", args->exercise, "1, 2, 3 or all")->capture_default_str();
+  cmd->add_option("--json", args->json, "Write the report as JSON to FILE (atomically)");
+  cmd->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--ledger", args->ledger, "Exactness ledger (JSON)")->capture_default_str();
+  cmd->add_flag("--record-ledger", args->record_ledger,
+                "Record the measured exactness for this LibTorch/CPU/dtype/device in the ledger");
+  cmd->callback([args, &action, &out] { action = [args, &out] { return run_check_command(*args, out); }; });
+}
+
+}  // namespace bpn::cli

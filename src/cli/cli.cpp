@@ -1,0 +1,52 @@
+#include "cli/cli.h"
+
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "util/errors.h"
+
+namespace bpn::cli {
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"backprop-ninja: hand-derived backpropagation of the makemore MLP, checked against torch::autograd",
+               "bpninja"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show the help of every subcommand");
+
+  std::function<int()> action;
+  add_check_command(app, action, out);
+
+  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      out << app.help();
+      return kExitOk;
+    } catch (const CLI::CallForAllHelp&) {
+      out << app.help("", CLI::AppFormatMode::All);
+      return kExitOk;
+    } catch (const CLI::ParseError& e) {
+      std::string message = e.what();
+      std::replace(message.begin(), message.end(), '\n', ' ');
+      err << "bpninja: error: " << message << "; run 'bpninja --help-all' for the options and their ranges\n";
+      return kExitBadInput;
+    }
+    return action();
+  } catch (const InputError& e) {
+    err << "bpninja: error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const c10::Error& e) {
+    err << "bpninja: internal error (LibTorch): " << e.what_without_backtrace() << "\n";
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    err << "bpninja: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}
+
+}  // namespace bpn::cli

@@ -1,0 +1,18 @@
+// Option parsing shared by the subcommands: dtype and device names, range checks.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+
+namespace bpn::cli {
+
+at::ScalarType parse_dtype(const std::string& name);  // float32 | float64
+at::Device parse_device(const std::string& name);     // cpu | cuda (checked against the LibTorch build)
+
+// Throws bpn::InputError "--option must be between lo and hi (got v)".
+void require_range(const std::string& option, std::int64_t value, std::int64_t lo, std::int64_t hi);
+void require_batch_size(std::int64_t batch_size);
+
+}  // namespace bpn::cli

@@ -1,0 +1,292 @@
+// Each function: the forward line it differentiates, its local derivative, and a link to the
+// derivation. docs/derivations.md is the one home of the math; the comments here are reminders.
+#include "model/backward.h"
+
+#include <cmath>
+
+namespace bpn::model {
+
+namespace {
+
+at::Tensor batch_rows(const at::Tensor& Yb) { return at::arange(Yb.size(0), Yb.options()); }
+
+// 1 - h*h with a single rounding: fma(-h, h, 1). ATen's vectorized CPU tanh_backward kernel
+// (AVX2/AVX512 builds) and CUDA's compile `1 - y*y` to a fused multiply-add, so the naive
+// two-rounding formula differs from autograd in the last bit. See derivations.md#h_backward.
+at::Tensor one_minus_square(const at::Tensor& h) {
+  if (h.device().is_cpu()) {
+    const at::Tensor x = h.contiguous();
+    at::Tensor out = at::empty_like(x);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "one_minus_square", [&] {
+      const scalar_t* px = x.data_ptr<scalar_t>();
+      scalar_t* po = out.data_ptr<scalar_t>();
+      const std::int64_t count = x.numel();
+      for (std::int64_t i = 0; i < count; ++i) po[i] = std::fma(-px[i], px[i], scalar_t{1});
+    });
+    return out;
+  }
+  // Other devices: 1 + (-1)*h*h through addcmul, whose kernel contracts to one fma as well.
+  return at::addcmul(at::ones_like(h), h, h, -1.0);
+}
+
+}  // namespace
+
+// ---- Exercise 1 -------------------------------------------------------------------------------
+
+// Forward: loss = -logprobs[range(n), Yb].mean()
+// Local:   dloss/dlogprobs[i, Yb[i]] = -1/n; every other element does not reach the loss: 0.
+// See docs/derivations.md#loss_backward
+at::Tensor loss_backward(double dloss, const at::Tensor& logprobs, const at::Tensor& Yb) {
+  const auto n = static_cast<double>(logprobs.size(0));
+  at::Tensor dlogprobs = at::zeros_like(logprobs);
+  dlogprobs.index_put_({batch_rows(Yb), Yb}, -dloss / n);
+  return dlogprobs;
+}
+
+// Forward: logprobs = probs.log()
+// Local:   d log(x)/dx = 1/x
+// See docs/derivations.md#logprobs_backward
+at::Tensor logprobs_backward(const at::Tensor& dlogprobs, const at::Tensor& probs) { return dlogprobs / probs; }
+
+// Forward: probs = counts * counts_sum_inv        ([n,V] * [n,1], broadcast over V)
+// Local:   dprobs/dcounts = counts_sum_inv; dprobs/dcounts_sum_inv = counts, summed over V
+// See docs/derivations.md#probs_backward
+ProbsGrads probs_backward(const at::Tensor& dprobs, const at::Tensor& counts, const at::Tensor& counts_sum_inv) {
+  return {dprobs * counts_sum_inv, (dprobs * counts).sum({1}, /*keepdim=*/true)};
+}
+
+// Forward: counts_sum_inv = counts_sum**-1
+// Local:   d x^-1/dx = -1 * x^-2
+// See docs/derivations.md#counts_sum_inv_backward
+at::Tensor counts_sum_inv_backward(const at::Tensor& dcounts_sum_inv, const at::Tensor& counts_sum) {
+  return dcounts_sum_inv * (-1.0 * counts_sum.pow(-2.0));
+}
+
+// Forward: counts_sum = counts.sum(1, keepdims=True)
+// Local:   dcounts_sum[i]/dcounts[i,j] = 1: the sum's gradient is copied to every summand
+// See docs/derivations.md#counts_sum_backward
+at::Tensor counts_sum_backward(const at::Tensor& dcounts_sum, const at::Tensor& counts) {
+  return dcounts_sum.expand_as(counts);
+}
+
+// Forward: counts = norm_logits.exp()
+// Local:   d e^x/dx = e^x = counts (the saved result)
+// See docs/derivations.md#counts_backward
+at::Tensor counts_backward(const at::Tensor& dcounts, const at::Tensor& counts) { return dcounts * counts; }
+
+// Forward: norm_logits = logits - logit_maxes     ([n,V] - [n,1])
+// Local:   +1 for logits; -1 for logit_maxes, summed over the broadcast dimension V
+// See docs/derivations.md#norm_logits_backward
+NormLogitsGrads norm_logits_backward(const at::Tensor& dnorm_logits) {
+  return {dnorm_logits, (-dnorm_logits).sum({1}, /*keepdim=*/true)};
+}
+
+// Forward: logit_maxes = logits.max(1, keepdim=True).values
+// Local:   1 at the element max() returned (its saved index, so ties route like autograd), else 0
+// See docs/derivations.md#logit_maxes_backward
+at::Tensor logit_maxes_backward(const at::Tensor& dlogit_maxes, const at::Tensor& logits,
+                                const at::Tensor& logit_argmax) {
+  return at::zeros_like(logits).scatter_(1, logit_argmax, dlogit_maxes);
+}
+
+// Forward: logits = h @ W2 + b2                   ([n,H] @ [H,V] + [V])
+// Local:   dh = dlogits @ W2^T; dW2 = h^T @ dlogits; db2 = dlogits summed over the batch
+// See docs/derivations.md#logits_backward
+LinearGrads logits_backward(const at::Tensor& dlogits, const at::Tensor& h, const at::Tensor& W2) {
+  return {dlogits.mm(W2.t()), h.t().mm(dlogits), dlogits.sum({0})};
+}
+
+// Forward: h = tanh(hpreact)
+// Local:   d tanh(x)/dx = 1 - tanh(x)^2 = 1 - h^2 (from the saved output), rounded once (fma)
+// See docs/derivations.md#h_backward
+at::Tensor h_backward(const at::Tensor& dh, const at::Tensor& h) { return dh * one_minus_square(h); }
+
+// Forward: hpreact = bngain * bnraw + bnbias      ([1,H] * [n,H] + [1,H])
+// Local:   dbngain = bnraw, summed over n; dbnraw = bngain; dbnbias = 1, summed over n
+// See docs/derivations.md#hpreact_backward
+HpreactGrads hpreact_backward(const at::Tensor& dhpreact, const at::Tensor& bngain, const at::Tensor& bnraw) {
+  return {(dhpreact * bnraw).sum({0}, /*keepdim=*/true), dhpreact * bngain, dhpreact.sum({0}, /*keepdim=*/true)};
+}
+
+// Forward: bnraw = bndiff * bnvar_inv             ([n,H] * [1,H])
+// Local:   dbndiff = bnvar_inv; dbnvar_inv = bndiff, summed over n
+// See docs/derivations.md#bnraw_backward
+BnrawGrads bnraw_backward(const at::Tensor& dbnraw, const at::Tensor& bndiff, const at::Tensor& bnvar_inv) {
+  return {dbnraw * bnvar_inv, (dbnraw * bndiff).sum({0}, /*keepdim=*/true)};
+}
+
+// Forward: bnvar_inv = (bnvar + 1e-5)**-0.5
+// Local:   d (x+eps)^-0.5/dx = -0.5 * (x+eps)^-1.5
+// See docs/derivations.md#bnvar_inv_backward
+at::Tensor bnvar_inv_backward(const at::Tensor& dbnvar_inv, const at::Tensor& bnvar) {
+  return dbnvar_inv * (-0.5 * (bnvar + kBnEps).pow(-1.5));
+}
+
+// Forward: bnvar = 1/(n-1) * bndiff2.sum(0, keepdim=True)
+// Local:   dbnvar[j]/dbndiff2[i,j] = 1/(n-1), copied to every row
+// See docs/derivations.md#bnvar_backward
+at::Tensor bnvar_backward(const at::Tensor& dbnvar, const at::Tensor& bndiff2) {
+  const auto n = static_cast<double>(bndiff2.size(0));
+  return (dbnvar * (1.0 / (n - 1.0))).expand_as(bndiff2);
+}
+
+// Forward: bndiff2 = bndiff**2
+// Local:   d x^2/dx = 2x
+// See docs/derivations.md#bndiff2_backward
+at::Tensor bndiff2_backward(const at::Tensor& dbndiff2, const at::Tensor& bndiff) { return dbndiff2 * (2.0 * bndiff); }
+
+// Forward: bndiff = hprebn - bnmeani              ([n,H] - [1,H])
+// Local:   +1 for hprebn; -1 for bnmeani, summed over n
+// See docs/derivations.md#bndiff_backward
+BndiffGrads bndiff_backward(const at::Tensor& dbndiff) { return {dbndiff, (-dbndiff).sum({0}, /*keepdim=*/true)}; }
+
+// Forward: bnmeani = 1/n * hprebn.sum(0, keepdim=True)
+// Local:   dbnmeani[j]/dhprebn[i,j] = 1/n, copied to every row
+// See docs/derivations.md#bnmeani_backward
+at::Tensor bnmeani_backward(const at::Tensor& dbnmeani, const at::Tensor& hprebn) {
+  const auto n = static_cast<double>(hprebn.size(0));
+  return (dbnmeani * (1.0 / n)).expand_as(hprebn);
+}
+
+// Forward: hprebn = embcat @ W1 + b1              ([n,T*E] @ [T*E,H] + [H])
+// Local:   dembcat = dhprebn @ W1^T; dW1 = embcat^T @ dhprebn; db1 = dhprebn summed over n
+// See docs/derivations.md#hprebn_backward
+LinearGrads hprebn_backward(const at::Tensor& dhprebn, const at::Tensor& embcat, const at::Tensor& W1) {
+  return {dhprebn.mm(W1.t()), embcat.t().mm(dhprebn), dhprebn.sum({0})};
+}
+
+// Forward: embcat = emb.view(n, -1)
+// Local:   a view: the gradient is reshaped back, nothing is computed
+// See docs/derivations.md#embcat_backward
+at::Tensor embcat_backward(const at::Tensor& dembcat, const at::Tensor& emb) { return dembcat.view(emb.sizes()); }
+
+// Forward: emb = C[Xb]                            ([V,E] indexed by [n,T] -> [n,T,E])
+// Local:   emb[i,t,:] = C[Xb[i,t],:], so dC[v,:] = sum over every (i,t) with Xb[i,t] = v of demb[i,t,:]
+//          (a scatter-add: a character that appears k times accumulates k rows, in batch order)
+// See docs/derivations.md#emb_backward
+at::Tensor emb_backward(const at::Tensor& demb, const at::Tensor& Xb, const at::Tensor& C) {
+  at::Tensor dC = at::zeros_like(C);
+  dC.index_add_(0, Xb.reshape({-1}), demb.reshape({-1, C.size(1)}));
+  return dC;
+}
+
+// ---- Exercises 2 and 3 ------------------------------------------------------------------------
+
+// Forward: loss = F.cross_entropy(logits, Yb) = -mean_i log softmax(logits_i)[Yb[i]]
+// Closed form: dlogits = (softmax(logits) - onehot(Yb)) / n
+// See docs/derivations.md#cross_entropy_backward
+at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb) {
+  const auto n = static_cast<double>(logits.size(0));
+  const auto rows = batch_rows(Yb);
+  at::Tensor dlogits = at::softmax(logits, 1);
+  dlogits.index_put_({rows, Yb}, dlogits.index({rows, Yb}) - 1.0);
+  return dlogits / n;
+}
+
+// Forward: hpreact = bngain * (hprebn - mean) * (var + 1e-5)^-0.5 + bnbias, var divided by d
+// Closed form: dhprebn = bngain*bnvar_inv/n * (n*dhpreact - sum_n dhpreact - (n/d)*bnraw*sum_n(dhpreact*bnraw))
+//              with d = n-1 (unbiased) or d = n (biased)
+// See docs/derivations.md#batchnorm_backward
+at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw, const at::Tensor& bnvar_inv,
+                              const at::Tensor& bngain, Variance variance) {
+  const auto n = static_cast<double>(dhpreact.size(0));
+  const double n_over_d = variance == Variance::kUnbiased ? n / (n - 1.0) : 1.0;
+  return bngain * bnvar_inv / n *
+         (n * dhpreact - dhpreact.sum({0}, true) - n_over_d * bnraw * (dhpreact * bnraw).sum({0}, true));
+}
+
+// ---- Drivers ----------------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, at::Tensor>> ParamGrads::named() const {
+  return {{"C", dC}, {"W1", dW1}, {"b1", db1}, {"W2", dW2}, {"b2", db2}, {"bngain", dbngain}, {"bnbias", dbnbias}};
+}
+
+std::vector<std::pair<std::string, at::Tensor>> ChunkedGrads::named() const {
+  return {{"logprobs", dlogprobs},
+          {"probs", dprobs},
+          {"counts_sum_inv", dcounts_sum_inv},
+          {"counts_sum", dcounts_sum},
+          {"counts", dcounts},
+          {"norm_logits", dnorm_logits},
+          {"logit_maxes", dlogit_maxes},
+          {"logits", dlogits},
+          {"h", dh},
+          {"W2", params.dW2},
+          {"b2", params.db2},
+          {"hpreact", dhpreact},
+          {"bngain", params.dbngain},
+          {"bnbias", params.dbnbias},
+          {"bnraw", dbnraw},
+          {"bnvar_inv", dbnvar_inv},
+          {"bnvar", dbnvar},
+          {"bndiff2", dbndiff2},
+          {"bndiff", dbndiff},
+          {"bnmeani", dbnmeani},
+          {"hprebn", dhprebn},
+          {"embcat", dembcat},
+          {"W1", params.dW1},
+          {"b1", params.db1},
+          {"emb", demb},
+          {"C", params.dC}};
+}
+
+ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb) {
+  at::NoGradGuard no_grad;
+  ChunkedGrads g;
+  g.dlogprobs = loss_backward(1.0, f.logprobs, Yb);
+  g.dprobs = logprobs_backward(g.dlogprobs, f.probs);
+  auto probs_grads = probs_backward(g.dprobs, f.counts, f.counts_sum_inv);
+  g.dcounts_sum_inv = probs_grads.dcounts_sum_inv;
+  g.dcounts_sum = counts_sum_inv_backward(g.dcounts_sum_inv, f.counts_sum);
+  g.dcounts = probs_grads.dcounts + counts_sum_backward(g.dcounts_sum, f.counts);
+  g.dnorm_logits = counts_backward(g.dcounts, f.counts);
+  auto norm_grads = norm_logits_backward(g.dnorm_logits);
+  g.dlogit_maxes = norm_grads.dlogit_maxes;
+  g.dlogits = norm_grads.dlogits + logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax);
+  auto out = logits_backward(g.dlogits, f.h, p.W2);
+  g.dh = out.dx;
+  g.params.dW2 = out.dW;
+  g.params.db2 = out.db;
+  g.dhpreact = h_backward(g.dh, f.h);
+  auto bn = hpreact_backward(g.dhpreact, p.bngain, f.bnraw);
+  g.params.dbngain = bn.dbngain;
+  g.params.dbnbias = bn.dbnbias;
+  g.dbnraw = bn.dbnraw;
+  auto raw = bnraw_backward(g.dbnraw, f.bndiff, f.bnvar_inv);
+  g.dbnvar_inv = raw.dbnvar_inv;
+  g.dbnvar = bnvar_inv_backward(g.dbnvar_inv, f.bnvar);
+  g.dbndiff2 = bnvar_backward(g.dbnvar, f.bndiff2);
+  g.dbndiff = raw.dbndiff + bndiff2_backward(g.dbndiff2, f.bndiff);
+  auto diff = bndiff_backward(g.dbndiff);
+  g.dbnmeani = diff.dbnmeani;
+  g.dhprebn = diff.dhprebn + bnmeani_backward(g.dbnmeani, f.hprebn);
+  auto in = hprebn_backward(g.dhprebn, f.embcat, p.W1);
+  g.dembcat = in.dx;
+  g.params.dW1 = in.dW;
+  g.params.db1 = in.db;
+  g.demb = embcat_backward(g.dembcat, f.emb);
+  g.params.dC = emb_backward(g.demb, Xb, p.C);
+  return g;
+}
+
+ParamGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
+                          Variance variance) {
+  at::NoGradGuard no_grad;
+  ParamGrads g;
+  const at::Tensor dlogits = cross_entropy_backward(f.logits, Yb);
+  auto out = logits_backward(dlogits, f.h, p.W2);
+  g.dW2 = out.dW;
+  g.db2 = out.db;
+  const at::Tensor dhpreact = h_backward(out.dx, f.h);
+  auto bn = hpreact_backward(dhpreact, p.bngain, f.bn.bnraw);
+  g.dbngain = bn.dbngain;
+  g.dbnbias = bn.dbnbias;
+  const at::Tensor dhprebn = batchnorm_backward(dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
+  auto in = hprebn_backward(dhprebn, f.embcat, p.W1);
+  g.dW1 = in.dW;
+  g.db1 = in.db;
+  g.dC = emb_backward(embcat_backward(in.dx, f.emb), Xb, p.C);
+  return g;
+}
+
+}  // namespace bpn::model

@@ -1,0 +1,114 @@
+#include "model/forward.h"
+
+#include "util/errors.h"
+
+namespace bpn::model {
+
+std::vector<std::pair<std::string, at::Tensor>> ChunkedForward::intermediates() const {
+  return {{"logprobs", logprobs},
+          {"probs", probs},
+          {"counts", counts},
+          {"counts_sum", counts_sum},
+          {"counts_sum_inv", counts_sum_inv},
+          {"norm_logits", norm_logits},
+          {"logit_maxes", logit_maxes},
+          {"logits", logits},
+          {"h", h},
+          {"hpreact", hpreact},
+          {"bnraw", bnraw},
+          {"bnvar_inv", bnvar_inv},
+          {"bnvar", bnvar},
+          {"bndiff2", bndiff2},
+          {"bndiff", bndiff},
+          {"hprebn", hprebn},
+          {"bnmeani", bnmeani},
+          {"embcat", embcat},
+          {"emb", emb}};
+}
+
+std::string variance_name(Variance v) { return v == Variance::kUnbiased ? "unbiased" : "biased"; }
+
+void check_batch(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
+  if (Xb.dim() != 2 || Yb.dim() != 1 || Xb.size(0) != Yb.size(0)) {
+    throw InputError("batch: Xb must be [n, block_size] and Yb [n]");
+  }
+  if (Xb.size(0) < 2) {
+    throw InputError("batch size " + std::to_string(Xb.size(0)) +
+                     " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
+  }
+  if (Xb.size(1) * p.C.size(1) != p.W1.size(0)) {
+    throw InputError("batch: block_size * n_embd does not match W1's first dimension");
+  }
+}
+
+ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
+  check_batch(p, Xb, Yb);
+  const auto n = Xb.size(0);
+  ChunkedForward f;
+  f.emb = p.C.index({Xb});
+  f.embcat = f.emb.view({f.emb.size(0), -1});
+  f.hprebn = f.embcat.matmul(p.W1) + p.b1;
+  // BatchNorm layer
+  f.bnmeani = 1.0 / static_cast<double>(n) * f.hprebn.sum({0}, /*keepdim=*/true);
+  f.bndiff = f.hprebn - f.bnmeani;
+  f.bndiff2 = f.bndiff.pow(2);
+  f.bnvar = 1.0 / static_cast<double>(n - 1) * f.bndiff2.sum({0}, /*keepdim=*/true);
+  f.bnvar_inv = (f.bnvar + kBnEps).pow(-0.5);
+  f.bnraw = f.bndiff * f.bnvar_inv;
+  f.hpreact = p.bngain * f.bnraw + p.bnbias;
+  f.h = at::tanh(f.hpreact);
+  f.logits = f.h.matmul(p.W2) + p.b2;
+  // cross entropy, step by step
+  auto [maxes, argmax] = f.logits.max(1, /*keepdim=*/true);
+  f.logit_maxes = maxes;
+  f.logit_argmax = argmax;
+  f.norm_logits = f.logits - f.logit_maxes;
+  f.counts = f.norm_logits.exp();
+  f.counts_sum = f.counts.sum({1}, /*keepdim=*/true);
+  f.counts_sum_inv = f.counts_sum.pow(-1);
+  f.probs = f.counts * f.counts_sum_inv;
+  f.logprobs = f.probs.log();
+  const auto rows = at::arange(n, Yb.options());
+  f.loss = -f.logprobs.index({rows, Yb}).mean();
+  return f;
+}
+
+BatchNormForward batchnorm_forward(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
+                                   Variance variance) {
+  if (hprebn.size(0) < 2) {
+    throw InputError("batch size " + std::to_string(hprebn.size(0)) +
+                     " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
+  }
+  BatchNormForward bn;
+  bn.bnmean = hprebn.mean({0}, /*keepdim=*/true);
+  bn.bnvar = hprebn.var({0}, /*unbiased=*/variance == Variance::kUnbiased, /*keepdim=*/true);
+  bn.bnvar_inv = (bn.bnvar + kBnEps).rsqrt();
+  bn.bnraw = (hprebn - bn.bnmean) * bn.bnvar_inv;
+  bn.hpreact = bngain * bn.bnraw + bnbias;
+  return bn;
+}
+
+at::Tensor hpreact_fast(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
+                        Variance variance) {
+  const bool unbiased = variance == Variance::kUnbiased;
+  return bngain * (hprebn - hprebn.mean({0}, true)) / at::sqrt(hprebn.var({0}, unbiased, true) + kBnEps) + bnbias;
+}
+
+at::Tensor cross_entropy_forward(const at::Tensor& logits, const at::Tensor& Yb) {
+  return at::cross_entropy_loss(logits, Yb);
+}
+
+FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, Variance variance) {
+  check_batch(p, Xb, Yb);
+  FusedForward f;
+  f.emb = p.C.index({Xb});
+  f.embcat = f.emb.view({f.emb.size(0), -1});
+  f.hprebn = f.embcat.matmul(p.W1) + p.b1;
+  f.bn = batchnorm_forward(f.hprebn, p.bngain, p.bnbias, variance);
+  f.h = at::tanh(f.bn.hpreact);
+  f.logits = f.h.matmul(p.W2) + p.b2;
+  f.loss = cross_entropy_forward(f.logits, Yb);
+  return f;
+}
+
+}  // namespace bpn::model

@@ -1,0 +1,72 @@
+#include "model/params.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "util/errors.h"
+
+namespace bpn::model {
+
+std::string dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat:
+      return "float32";
+    case at::kDouble:
+      return "float64";
+    default:
+      return std::string(c10::toString(dtype));
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> Params::named() {
+  return {{"C", &C}, {"W1", &W1}, {"b1", &b1}, {"W2", &W2}, {"b2", &b2}, {"bngain", &bngain}, {"bnbias", &bnbias}};
+}
+
+std::vector<std::pair<std::string, const at::Tensor*>> Params::named() const {
+  return {{"C", &C}, {"W1", &W1}, {"b1", &b1}, {"W2", &W2}, {"b2", &b2}, {"bngain", &bngain}, {"bnbias", &bnbias}};
+}
+
+std::int64_t Params::numel() const {
+  std::int64_t total = 0;
+  for (const auto& [name, p] : named()) total += p->numel();
+  return total;
+}
+
+void Params::set_requires_grad(bool requires_grad) {
+  for (auto& [name, p] : named()) p->set_requires_grad(requires_grad);
+}
+
+Initialised init_params(const ModelConfig& cfg) {
+  if (cfg.n_embd < 1 || cfg.n_hidden < 1 || cfg.block_size < 1 || cfg.vocab_size < 2) {
+    throw InputError(
+        "model sizes must be positive (n_embd, n_hidden, block_size) and the "
+        "vocabulary must have at least 2 characters");
+  }
+  at::Generator g = at::detail::createCPUGenerator(cfg.seed);
+  const double fan_in = static_cast<double>(cfg.n_embd * cfg.block_size);
+  Params p;
+  p.C = at::randn({cfg.vocab_size, cfg.n_embd}, g);
+  p.W1 = at::randn({cfg.n_embd * cfg.block_size, cfg.n_hidden}, g) * (5.0 / 3.0) / std::pow(fan_in, 0.5);
+  p.b1 = at::randn({cfg.n_hidden}, g);
+  p.W2 = at::randn({cfg.n_hidden, cfg.vocab_size}, g) * 0.1;
+  p.b2 = at::randn({cfg.vocab_size}, g) * 0.1;
+
+  at::Generator g2 = at::detail::createCPUGenerator(cfg.seed + 1);
+  p.bngain = at::randn({1, cfg.n_hidden}, g2) * 0.1 + 1.0;
+  p.bnbias = at::randn({1, cfg.n_hidden}, g2) * 0.1;
+
+  for (auto& [name, t] : p.named()) *t = t->to(cfg.options()).contiguous();
+  return {std::move(p), std::move(g)};
+}
+
+Batch draw_batch(const at::Tensor& Xtr, const at::Tensor& Ytr, std::int64_t batch_size, at::Generator& g,
+                 at::Device device) {
+  Batch b;
+  b.ix = at::randint(0, Xtr.size(0), {batch_size}, g, at::kLong);
+  b.Xb = Xtr.index_select(0, b.ix).to(device);
+  b.Yb = Ytr.index_select(0, b.ix).to(device);
+  return b;
+}
+
+}  // namespace bpn::model

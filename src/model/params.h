@@ -1,0 +1,52 @@
+// Parameters and minibatch, drawn exactly as the notebook draws them.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/config.h"
+
+namespace bpn::model {
+
+struct Params {
+  at::Tensor C;       // [vocab_size, n_embd]
+  at::Tensor W1;      // [block_size*n_embd, n_hidden]
+  at::Tensor b1;      // [n_hidden]
+  at::Tensor W2;      // [n_hidden, vocab_size]
+  at::Tensor b2;      // [vocab_size]
+  at::Tensor bngain;  // [1, n_hidden]
+  at::Tensor bnbias;  // [1, n_hidden]
+
+  // In the notebook's order: C, W1, b1, W2, b2, bngain, bnbias.
+  std::vector<std::pair<std::string, at::Tensor*>> named();
+  std::vector<std::pair<std::string, const at::Tensor*>> named() const;
+  std::int64_t numel() const;
+  void set_requires_grad(bool requires_grad);
+};
+
+// The generator g after the parameter draws, so that the minibatch draws continue its stream.
+struct Initialised {
+  Params params;
+  at::Generator g;
+};
+
+// g = Generator(seed): C, W1*(5/3)/sqrt(fan_in), b1, W2*0.1, b2*0.1.
+// g2 = Generator(seed + 1): bngain = randn*0.1 + 1, bnbias = randn*0.1. (The notebook drew these
+// from torch's unseeded global generator; see README "Seeding".)
+// Draws are in float32 on the CPU, then converted to config.dtype and moved to config.device.
+Initialised init_params(const ModelConfig& config);
+
+struct Batch {
+  at::Tensor ix;  // [batch_size] int64 rows of the training split (CPU)
+  at::Tensor Xb;  // [batch_size, block_size] int64
+  at::Tensor Yb;  // [batch_size] int64
+};
+
+// ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g); Xb, Yb = Xtr[ix], Ytr[ix].
+Batch draw_batch(const at::Tensor& Xtr, const at::Tensor& Ytr, std::int64_t batch_size, at::Generator& g,
+                 at::Device device = at::kCPU);
+
+}  // namespace bpn::model

@@ -1,0 +1,22 @@
+# Included from the top-level CMakeLists.txt (not add_subdirectory: imported targets must be visible everywhere).
+# CMake glue for the external dependencies. Every one of them is a Debian 12 package installed by
+# scripts/setup.sh; nothing is downloaded at configure or build time. Provenance: README.md here.
+
+# LibTorch (libtorch-dev 1.13.1). TorchConfig.cmake gives TORCH_LIBRARIES and TORCH_CXX_FLAGS.
+find_package(Torch REQUIRED)
+add_library(bpninja_torch INTERFACE)
+target_link_libraries(bpninja_torch INTERFACE ${TORCH_LIBRARIES})
+separate_arguments(_torch_cxx_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+target_compile_options(bpninja_torch INTERFACE ${_torch_cxx_flags})
+add_library(bpninja::torch ALIAS bpninja_torch)
+
+# nlohmann-json3-dev (JSON reports, ledger, checkpoint metadata) and libcli11-dev (argument parsing).
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 REQUIRED)
+
+if(BPNINJA_BUILD_TESTS)
+  find_package(GTest REQUIRED)       # libgtest-dev
+endif()
+if(BPNINJA_BUILD_BENCH)
+  find_package(benchmark REQUIRED)   # libbenchmark-dev
+endif()
