@@ -17,6 +17,3 @@ find_package(CLI11 REQUIRED)
 if(BPNINJA_BUILD_TESTS)
   find_package(GTest REQUIRED)       # libgtest-dev
 endif()
-if(BPNINJA_BUILD_BENCH)
-  find_package(benchmark REQUIRED)   # libbenchmark-dev
-endif()

@@ -1,0 +1,23 @@
+// Access to the notebook's data set for the tests that need it. They skip, with a message, when
+// data/names.txt is absent (scripts/setup.sh puts it there; CI has it).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "data/dataset.h"
+
+namespace bpn::testing {
+
+std::string names_path();                 // $BPNINJA_NAMES or <source>/data/names.txt
+const data::Dataset* notebook_dataset();  // loaded once; nullptr when the file is absent
+std::string bpninja_ledger_path();        // tests/golden/exactness.json
+
+}  // namespace bpn::testing
+
+#define BPN_REQUIRE_NAMES(var)                                                                        \
+  const ::bpn::data::Dataset* var = ::bpn::testing::notebook_dataset();                               \
+  if (var == nullptr) {                                                                               \
+    GTEST_SKIP() << ::bpn::testing::names_path() << " is absent: run scripts/setup.sh to install it"; \
+  }

@@ -1,0 +1,95 @@
+#include "verify/compare.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "support/grad_assert.h"
+
+namespace bpn::verify {
+namespace {
+
+TEST(Compare, IdenticalTensorsAreExact) {
+  const at::Tensor a = at::randn({4, 5});
+  const Comparison c = compare("a", a, a.clone());
+  EXPECT_TRUE(c.same_shape);
+  EXPECT_TRUE(c.exact);
+  EXPECT_TRUE(c.allclose);
+  EXPECT_EQ(c.maxdiff, 0.0);
+  EXPECT_EQ(c.exact_fraction, 1.0);
+  EXPECT_EQ(c.max_ulp, 0u);
+}
+
+TEST(Compare, OneUlpApartIsCloseButNotExact) {
+  const at::Tensor ref = at::ones({2, 3});
+  at::Tensor man = ref.clone();
+  man[1][2] = std::nextafter(1.0f, 2.0f);
+  const Comparison c = compare("x", man, ref);
+  EXPECT_FALSE(c.exact);
+  EXPECT_TRUE(c.allclose);
+  EXPECT_EQ(c.max_ulp, 1u);
+  EXPECT_DOUBLE_EQ(c.exact_fraction, 5.0 / 6.0);
+  EXPECT_EQ(c.worst_index, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(c.maxdiff, static_cast<double>(std::nextafter(1.0f, 2.0f)) - 1.0);
+  EXPECT_EQ(c.manual_at_worst, static_cast<double>(std::nextafter(1.0f, 2.0f)));
+  EXPECT_EQ(c.reference_at_worst, 1.0);
+}
+
+TEST(Compare, UlpDistanceCrossesZero) {
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const Comparison c = compare("x", at::tensor({tiny}), at::tensor({-tiny}));
+  EXPECT_EQ(c.max_ulp, 2u);
+}
+
+TEST(Compare, SignedZerosAreNotBitEqual) {
+  const Comparison c = compare("z", at::tensor({0.0f}), at::tensor({-0.0f}));
+  EXPECT_FALSE(c.exact);
+  EXPECT_TRUE(c.allclose);
+  EXPECT_EQ(c.max_ulp, 0u);
+}
+
+TEST(Compare, ShapeMismatchIsAFailureNotABroadcast) {
+  const Comparison c = compare("bngain", at::ones({64}), at::ones({1, 64}));
+  EXPECT_FALSE(c.same_shape);
+  EXPECT_FALSE(c.exact);
+  EXPECT_FALSE(c.allclose);
+  EXPECT_NE(c.problem.find("shape mismatch"), std::string::npos);
+}
+
+TEST(Compare, DtypeMismatchIsAFailure) {
+  const Comparison c = compare("x", at::ones({3}), at::ones({3}, at::kDouble));
+  EXPECT_FALSE(c.allclose);
+  EXPECT_NE(c.problem.find("dtype"), std::string::npos);
+}
+
+TEST(Compare, NanIsNeverClose) {
+  at::Tensor man = at::zeros({3});
+  man[1] = std::numeric_limits<float>::quiet_NaN();
+  const Comparison c = compare("x", man, at::zeros({3}));
+  EXPECT_FALSE(c.allclose);
+  EXPECT_TRUE(std::isnan(c.maxdiff));
+  EXPECT_EQ(c.worst_index, (std::vector<std::int64_t>{1}));
+}
+
+TEST(Compare, AllcloseUsesTorchDefaults) {
+  const at::Tensor ref = at::full({1}, 1000.0, at::kDouble);
+  EXPECT_TRUE(compare("x", ref + 0.9e-2, ref).allclose);  // 1e-8 + 1e-5*1000 = 1.000001e-2
+  EXPECT_FALSE(compare("x", ref + 1.1e-2, ref).allclose);
+}
+
+TEST(GradAssert, FailureMessageHasShapeMaxdiffWorstIndexAndBothValues) {
+  const at::Tensor ref = at::zeros({2, 2});
+  at::Tensor man = ref.clone();
+  man[0][1] = 0.5f;
+  const auto result = bpn::testing::GradAllClose("man", "ref", man, ref);
+  ASSERT_FALSE(result);
+  const std::string msg = result.message();
+  for (const char* part : {"[2, 2]", "maxdiff 0.5", "(0, 1)", "manual 0.5", "reference 0", "max ULP"}) {
+    EXPECT_NE(msg.find(part), std::string::npos) << "missing '" << part << "' in: " << msg;
+  }
+  EXPECT_TRUE(bpn::testing::GradExact("a", "b", ref, ref.clone()));
+}
+
+}  // namespace
+}  // namespace bpn::verify

@@ -1,0 +1,111 @@
+#include "verify/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/names.h"
+#include "util/errors.h"
+#include "verify/check.h"
+
+namespace bpn::verify {
+namespace {
+
+Environment env() { return {"1.13.0", "AVX2", "float32", "cpu"}; }
+const nlohmann::json kConfig = {{"n_hidden", 64}};
+
+CheckReport fake_report(bool h_exact) {
+  CheckReport r;
+  r.env = env();
+  r.config = kConfig;
+  ExerciseReport ex{1, "t", {}};
+  Row row;
+  row.cmp.name = "h";
+  row.cmp.same_shape = true;
+  row.cmp.allclose = true;
+  row.cmp.exact = h_exact;
+  row.cmp.maxdiff = h_exact ? 0.0 : 1e-9;
+  ex.rows.push_back(row);
+  r.exercises.push_back(ex);
+  return r;
+}
+
+TEST(Ledger, RoundTripsThroughJson) {
+  Ledger ledger;
+  ledger.record(env(), kConfig, "exercise1", {"h", "logits"});
+  const Ledger back = Ledger::from_json(ledger.to_json(), "mem");
+  const LedgerEntry* e = back.find(env(), kConfig);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->exact.at("exercise1"), (std::set<std::string>{"h", "logits"}));
+  Environment other = env();
+  other.cpu_capability = "DEFAULT";
+  EXPECT_EQ(back.find(other, kConfig), nullptr);
+  EXPECT_EQ(back.find(env(), nlohmann::json{{"n_hidden", 65}}), nullptr);
+}
+
+TEST(Ledger, ATensorRecordedExactThatIsNoLongerExactFails) {
+  Ledger ledger;
+  ledger.record(env(), kConfig, "exercise1", {"h"});
+  CheckReport r = fake_report(/*h_exact=*/false);
+  apply_expectations(r, &ledger);
+  EXPECT_TRUE(r.ledger_found);
+  EXPECT_FALSE(r.pass);
+  EXPECT_NE(r.exercises[0].rows[0].note.find("no longer bit-equal"), std::string::npos);
+}
+
+TEST(Ledger, WithoutAnEntryOnlyAllcloseIsAsserted) {
+  CheckReport r = fake_report(/*h_exact=*/false);
+  apply_expectations(r, nullptr);
+  EXPECT_FALSE(r.ledger_found);
+  EXPECT_TRUE(r.pass);
+  EXPECT_NE(r.ledger_status.find("allclose only"), std::string::npos);
+}
+
+TEST(Ledger, NewlyExactPassesWithANote) {
+  Ledger ledger;
+  ledger.record(env(), kConfig, "exercise1", {});
+  CheckReport r = fake_report(/*h_exact=*/true);
+  apply_expectations(r, &ledger);
+  EXPECT_TRUE(r.pass);
+  EXPECT_NE(r.exercises[0].rows[0].note.find("newly exact"), std::string::npos);
+}
+
+TEST(Ledger, NotAllcloseFailsEvenWithoutALedger) {
+  CheckReport r = fake_report(false);
+  r.exercises[0].rows[0].cmp.allclose = false;
+  apply_expectations(r, nullptr);
+  EXPECT_FALSE(r.pass);
+}
+
+TEST(Ledger, MalformedFileIsAnInputError) {
+  const auto path = std::filesystem::temp_directory_path() / "bpninja_bad_ledger.json";
+  std::ofstream(path) << "{ not json";
+  EXPECT_THROW(Ledger::load(path.string()), InputError);
+  std::ofstream(path, std::ios::trunc) << R"({"entries": [{"libtorch": 1}]})";
+  EXPECT_THROW(Ledger::load(path.string()), InputError);
+  std::filesystem::remove(path);
+}
+
+TEST(Ledger, MissingFileIsAnEmptyLedger) { EXPECT_TRUE(Ledger::load("/nonexistent/ledger.json").entries.empty()); }
+
+TEST(Ledger, CheckedInLedgerParses) {
+  const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
+  EXPECT_FALSE(ledger.entries.empty()) << "tests/golden/exactness.json has no entries";
+}
+
+TEST(Ledger, SaveIsAtomicAndLeavesNoTemporaryFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "bpninja_ledger_save";
+  std::filesystem::create_directories(dir);
+  Ledger ledger;
+  ledger.record(env(), kConfig, "exercise1", {"h"});
+  ledger.save((dir / "l.json").string());
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1u);
+  EXPECT_NE(Ledger::load((dir / "l.json").string()).find(env(), kConfig), nullptr);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace bpn::verify
