@@ -17,3 +17,6 @@ find_package(CLI11 REQUIRED)
 if(BPNINJA_BUILD_TESTS)
   find_package(GTest REQUIRED)       # libgtest-dev
 endif()
+if(BPNINJA_BUILD_BENCH)
+  find_package(benchmark REQUIRED)   # libbenchmark-dev
+endif()

@@ -20,6 +20,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
   std::function<int()> action;
   add_check_command(app, action, out);
+  add_train_command(app, action, out, err);
+  add_sample_command(app, action, out);
 
   try {
     if (argc > 1 && argv[1][0] != '-') {

@@ -10,18 +10,31 @@ namespace {
 
 at::Tensor batch_rows(const at::Tensor& Yb) { return at::arange(Yb.size(0), Yb.options()); }
 
-// 1 - h*h with a single rounding: fma(-h, h, 1). ATen's vectorized CPU tanh_backward kernel
-// (AVX2/AVX512 builds) and CUDA's compile `1 - y*y` to a fused multiply-add, so the naive
-// two-rounding formula differs from autograd in the last bit. See derivations.md#h_backward.
+// 1 - x*x with a single rounding, for each element. std::fma is correctly rounded everywhere; the
+// avx2/fma clone only makes it an instruction (and lets the loop vectorize) instead of a libm call.
+template <typename T>
+void one_minus_square_loop(const T* x, T* out, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) out[i] = std::fma(-x[i], x[i], T{1});
+}
+template <typename T>
+__attribute__((target("avx2,fma"))) void one_minus_square_loop_fma(const T* x, T* out, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) out[i] = std::fma(-x[i], x[i], T{1});
+}
+
+// 1 - h*h rounded once: fma(-h, h, 1). ATen's vectorized CPU tanh_backward kernel (AVX2/AVX512
+// builds) and CUDA's compile `1 - y*y` to a fused multiply-add, so the naive two-rounding formula
+// differs from autograd in the last bit. See docs/derivations.md#h_backward.
 at::Tensor one_minus_square(const at::Tensor& h) {
   if (h.device().is_cpu()) {
+    static const bool has_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     const at::Tensor x = h.contiguous();
     at::Tensor out = at::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "one_minus_square", [&] {
-      const scalar_t* px = x.data_ptr<scalar_t>();
-      scalar_t* po = out.data_ptr<scalar_t>();
-      const std::int64_t count = x.numel();
-      for (std::int64_t i = 0; i < count; ++i) po[i] = std::fma(-px[i], px[i], scalar_t{1});
+      if (has_fma) {
+        one_minus_square_loop_fma(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.numel());
+      } else {
+        one_minus_square_loop(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.numel());
+      }
     });
     return out;
   }
@@ -176,23 +189,30 @@ at::Tensor emb_backward(const at::Tensor& demb, const at::Tensor& Xb, const at::
 // Closed form: dlogits = (softmax(logits) - onehot(Yb)) / n
 // See docs/derivations.md#cross_entropy_backward
 at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb) {
-  const auto n = static_cast<double>(logits.size(0));
-  const auto rows = batch_rows(Yb);
-  at::Tensor dlogits = at::softmax(logits, 1);
-  dlogits.index_put_({rows, Yb}, dlogits.index({rows, Yb}) - 1.0);
-  return dlogits / n;
+  const auto n = logits.size(0);
+  at::Tensor dlogits = at::softmax(logits, 1);                                         // softmax(logits)
+  dlogits.scatter_add_(1, Yb.view({n, 1}), at::full({n, 1}, -1.0, logits.options()));  // - onehot(Yb)
+  return dlogits.div_(static_cast<double>(n));                                         // / n
 }
 
 // Forward: hpreact = bngain * (hprebn - mean) * (var + 1e-5)^-0.5 + bnbias, var divided by d
 // Closed form: dhprebn = bngain*bnvar_inv/n * (n*dhpreact - sum_n dhpreact - (n/d)*bnraw*sum_n(dhpreact*bnraw))
 //              with d = n-1 (unbiased) or d = n (biased)
 // See docs/derivations.md#batchnorm_backward
-at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw, const at::Tensor& bnvar_inv,
-                              const at::Tensor& bngain, Variance variance) {
+BatchNormGrads batchnorm_layer_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                        const at::Tensor& bnvar_inv, const at::Tensor& bngain, Variance variance) {
   const auto n = static_cast<double>(dhpreact.size(0));
   const double n_over_d = variance == Variance::kUnbiased ? n / (n - 1.0) : 1.0;
-  return bngain * bnvar_inv / n *
-         (n * dhpreact - dhpreact.sum({0}, true) - n_over_d * bnraw * (dhpreact * bnraw).sum({0}, true));
+  BatchNormGrads g;
+  g.dbnbias = dhpreact.sum({0}, true);            // sum_n dhpreact
+  g.dbngain = (dhpreact * bnraw).sum({0}, true);  // sum_n dhpreact * bnraw
+  g.dhprebn = bngain * bnvar_inv / n * (n * dhpreact - g.dbnbias - n_over_d * bnraw * g.dbngain);
+  return g;
+}
+
+at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw, const at::Tensor& bnvar_inv,
+                              const at::Tensor& bngain, Variance variance) {
+  return batchnorm_layer_backward(dhpreact, bnraw, bnvar_inv, bngain, variance).dhprebn;
 }
 
 // ---- Drivers ----------------------------------------------------------------------------------
@@ -278,11 +298,10 @@ ParamGrads fused_backward(const Params& p, const FusedForward& f, const at::Tens
   g.dW2 = out.dW;
   g.db2 = out.db;
   const at::Tensor dhpreact = h_backward(out.dx, f.h);
-  auto bn = hpreact_backward(dhpreact, p.bngain, f.bn.bnraw);
+  auto bn = batchnorm_layer_backward(dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
   g.dbngain = bn.dbngain;
   g.dbnbias = bn.dbnbias;
-  const at::Tensor dhprebn = batchnorm_backward(dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
-  auto in = hprebn_backward(dhprebn, f.embcat, p.W1);
+  auto in = hprebn_backward(bn.dhprebn, f.embcat, p.W1);
   g.dW1 = in.dW;
   g.db1 = in.db;
   g.dC = emb_backward(embcat_backward(in.dx, f.emb), Xb, p.C);

@@ -108,6 +108,17 @@ at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb
 at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw, const at::Tensor& bnvar_inv,
                               const at::Tensor& bngain, Variance variance = Variance::kUnbiased);
 
+// The whole BatchNorm layer at once (the training step): the two batch sums of the closed form are
+// dbnbias and dbngain themselves, so they are computed once.
+struct BatchNormGrads {
+  at::Tensor dhprebn;  // [n, H]
+  at::Tensor dbngain;  // [1, H]  sum_n dhpreact * bnraw
+  at::Tensor dbnbias;  // [1, H]  sum_n dhpreact
+};
+BatchNormGrads batchnorm_layer_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                        const at::Tensor& bnvar_inv, const at::Tensor& bngain,
+                                        Variance variance = Variance::kUnbiased);
+
 // ---- Drivers -----------------------------------------------------------------------------------
 
 struct ParamGrads {

@@ -80,10 +80,14 @@ BatchNormForward batchnorm_forward(const at::Tensor& hprebn, const at::Tensor& b
                      " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
   }
   BatchNormForward bn;
+  const auto n = static_cast<double>(hprebn.size(0));
   bn.bnmean = hprebn.mean({0}, /*keepdim=*/true);
-  bn.bnvar = hprebn.var({0}, /*unbiased=*/variance == Variance::kUnbiased, /*keepdim=*/true);
+  const at::Tensor bndiff = hprebn - bn.bnmean;
+  // The variance from the deviations, not hprebn.var(): the same value, but ATen 1.13's var kernel
+  // (Welford) takes ~95 us on a [32, 200] batch against ~10 us for these three ops.
+  bn.bnvar = (bndiff * bndiff).sum({0}, /*keepdim=*/true) / (variance == Variance::kUnbiased ? n - 1.0 : n);
   bn.bnvar_inv = (bn.bnvar + kBnEps).rsqrt();
-  bn.bnraw = (hprebn - bn.bnmean) * bn.bnvar_inv;
+  bn.bnraw = bndiff * bn.bnvar_inv;
   bn.hpreact = bngain * bn.bnraw + bnbias;
   return bn;
 }
@@ -101,7 +105,7 @@ at::Tensor cross_entropy_forward(const at::Tensor& logits, const at::Tensor& Yb)
 FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, Variance variance) {
   check_batch(p, Xb, Yb);
   FusedForward f;
-  f.emb = p.C.index({Xb});
+  f.emb = at::embedding(p.C, Xb);  // = C[Xb], one kernel instead of advanced indexing
   f.embcat = f.emb.view({f.emb.size(0), -1});
   f.hprebn = f.embcat.matmul(p.W1) + p.b1;
   f.bn = batchnorm_forward(f.hprebn, p.bngain, p.bnbias, variance);

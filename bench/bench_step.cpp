@@ -1,0 +1,62 @@
+// One full training step (n_hidden 200, batch 32, the notebook's data and initialisation):
+//   BM_StepManual    fused forward + hand-derived backward + SGD update, no autograd
+//   BM_StepAutograd  the same forward, loss.backward(), the same update
+// Both draw their batch from g like the trainer. Report the ratio of their times.
+//   build/release/bench/bench_step --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "data/dataset.h"
+#include "train/trainer.h"
+#include "util/malloc_tuning.h"
+
+namespace {
+
+const bpn::data::Dataset& dataset() {
+  static const bpn::data::Dataset d = [] {
+    const char* env = std::getenv("BPNINJA_NAMES");
+    const std::string path = env ? env : std::string(BPNINJA_SOURCE_DIR) + "/data/names.txt";
+    return bpn::data::load_dataset(path, 3);
+  }();
+  return d;
+}
+
+void BM_StepManual(benchmark::State& st) {
+  const bpn::train::TrainConfig cfg;  // the lecture's: n_hidden 200, batch 32, lr 0.1
+  auto state = bpn::train::init_state(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::manual_step(state, cfg, dataset().train));
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_StepAutograd(benchmark::State& st) {
+  const bpn::train::TrainConfig cfg;
+  auto state = bpn::train::init_state(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::autograd_step(state, cfg, dataset().train));
+  st.SetItemsProcessed(st.iterations());
+}
+
+BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!std::filesystem::exists(std::string(BPNINJA_SOURCE_DIR) + "/data/names.txt") && !std::getenv("BPNINJA_NAMES")) {
+    std::cerr << "bench_step: data/names.txt is absent: run scripts/setup.sh (or set BPNINJA_NAMES)\n";
+    return 2;
+  }
+  bpn::util::keep_freed_memory_for_reuse();  // as `bpninja train` does
+  // One intra-op thread, as `bpninja train` defaults to; BPNINJA_BENCH_THREADS overrides it.
+  const char* threads = std::getenv("BPNINJA_BENCH_THREADS");
+  at::set_num_threads(threads ? std::atoi(threads) : 1);
+  benchmark::AddCustomContext("intra_op_threads", std::to_string(at::get_num_threads()));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

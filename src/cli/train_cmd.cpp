@@ -1,0 +1,299 @@
+// bpninja train: Exercise 4, training with the hand-derived backward only.
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <ostream>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "train/checkpoint.h"
+#include "train/curve_io.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/errors.h"
+#include "util/malloc_tuning.h"
+
+namespace bpn::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string data = "data/names.txt";
+  std::int64_t steps = 200000;
+  double lr = 0.1;
+  double lr_decayed = 0.01;
+  std::int64_t decay_step = 100000;
+  std::int64_t n_hidden = 200;
+  std::int64_t batch_size = 32;
+  std::uint64_t seed = model::kNotebookSeed;
+  std::string dtype = "float32";
+  std::int64_t verify_every = 0;
+  std::int64_t checkpoint_every = 10000;
+  std::int64_t threads = 1;
+  std::string out;
+  std::string json;
+  std::string resume;
+  std::vector<std::string> model_options_given;  // options that a resume takes from the checkpoint
+};
+
+void require_learning_rate(const std::string& option, double lr) {
+  if (!std::isfinite(lr) || lr <= 0.0) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", lr);
+    throw InputError(option + " must be a positive finite number (got " + value + ")");
+  }
+}
+
+train::TrainConfig config_from(const TrainArgs& a) {
+  train::TrainConfig c;
+  require_range("--n-hidden", a.n_hidden, 1, 4096);
+  require_batch_size(a.batch_size);
+  require_learning_rate("--lr", a.lr);
+  require_learning_rate("--lr-decayed", a.lr_decayed);
+  require_range("--decay-step", a.decay_step, 0, std::int64_t{1} << 40);
+  c.n_hidden = a.n_hidden;
+  c.batch_size = a.batch_size;
+  c.seed = a.seed;
+  c.lr = a.lr;
+  c.lr_decayed = a.lr_decayed;
+  c.decay_step = a.decay_step;
+  c.dtype = parse_dtype(a.dtype);
+  return c;
+}
+
+// A progress bar on a terminal, a plain line every 10000 steps otherwise.
+class Progress {
+ public:
+  Progress(std::ostream& out, bool tty, std::int64_t first, std::int64_t total)
+      : out_(out), tty_(tty), first_(first), total_(total), start_(Clock::now()) {}
+
+  void update(std::int64_t step, const std::vector<float>& losses) {  // step = steps done
+    const bool line_due = step % 10000 == 0 || step == total_;
+    if (!(tty_ ? (step % 250 == 0 || step == total_) : line_due)) return;
+    const double elapsed = seconds();
+    const double rate = elapsed > 0 ? static_cast<double>(step - first_) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - step) / rate : 0.0;
+    const std::size_t window = std::min<std::size_t>(losses.size(), 1000);
+    double running = 0.0;
+    for (std::size_t i = losses.size() - window; i < losses.size(); ++i) running += losses[i];
+    running /= static_cast<double>(std::max<std::size_t>(window, 1));
+    char line[200];
+    if (tty_) {
+      const int width = 30;
+      const int filled = static_cast<int>(width * static_cast<double>(step) / static_cast<double>(total_));
+      std::snprintf(line, sizeof line, "\r[%-*s] %lld/%lld | %.0f steps/s | ETA %.0fs | loss %.4f", width,
+                    std::string(static_cast<std::size_t>(filled), '#').c_str(), static_cast<long long>(step),
+                    static_cast<long long>(total_), rate, eta, running);
+      out_ << line << (step == total_ ? "\n" : "") << std::flush;
+    } else {
+      std::snprintf(line, sizeof line, "step %7lld/%lld: loss %.4f (mean of last %zu), %.0f steps/s\n",
+                    static_cast<long long>(step), static_cast<long long>(total_), running, window, rate);
+      out_ << line << std::flush;
+    }
+  }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::ostream& out_;
+  bool tty_;
+  std::int64_t first_, total_;
+  Clock::time_point start_;
+};
+
+std::string cfg_dtype_name(const train::TrainConfig& cfg) { return model::dtype_name(cfg.dtype); }
+
+train::Checkpoint make_checkpoint(const train::TrainState& state, const train::TrainConfig& cfg,
+                                  const data::Dataset& data) {
+  train::Checkpoint c;
+  c.config = cfg;
+  c.vocab = data.vocab.itos;
+  c.block_size = data.block_size;
+  c.train_rows = data.train.rows();
+  c.state = {state.params, state.g.clone(), state.step, state.losses};
+  c.bn = train::calibrate_batchnorm(state.params, data.train);
+  return c;
+}
+
+int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
+  require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
+  require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
+  require_range("--threads", a.threads, 1, 256);
+  train::TrainConfig cfg = config_from(a);
+  if (!a.resume.empty() && !a.model_options_given.empty()) {
+    throw InputError(a.model_options_given.front() +
+                     " cannot be combined with --resume: the model, data order and "
+                     "learning rates come from the checkpoint");
+  }
+  if (!a.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec || !std::filesystem::is_directory(a.out)) {
+      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
+    }
+    util::check_writable((std::filesystem::path(a.out) / train::kCheckpointFile).string(), "--out");
+  }
+  if (!a.json.empty()) util::check_writable(a.json, "--json");
+
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  util::keep_freed_memory_for_reuse();
+  at::set_num_threads(static_cast<int>(a.threads));
+  train::TrainState state;
+  if (!a.resume.empty()) {
+    train::Checkpoint c = train::load_checkpoint(a.resume);
+    if (c.vocab != data.vocab.itos || c.block_size != data.block_size || c.train_rows != data.train.rows()) {
+      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
+                       " (vocabulary or split differs); pass the same --data");
+    }
+    cfg = c.config;
+    state = std::move(c.state);
+    if (a.steps < state.step) {
+      throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
+                       std::to_string(state.step) + "; --steps is the total length of the run");
+    }
+    out << "resuming from step " << state.step << "\n";
+  } else {
+    state = train::init_state(cfg, data);
+  }
+  state.losses.reserve(static_cast<std::size_t>(a.steps));
+
+  std::int64_t last_saved = -1;
+  auto where_last_good = [&] {
+    return last_saved >= 0 ? "the last good checkpoint, step " + std::to_string(last_saved) + ", is in " + a.out
+                           : std::string("no checkpoint was written (use --out DIR)");
+  };
+  // Only finite parameters are saved: an update after a finite loss can still overflow them.
+  auto save = [&] {
+    if (a.out.empty()) return;
+    if (!train::all_finite(state.params)) {
+      throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(state.step) + "; " +
+                                   where_last_good() + "; lower --lr");
+    }
+    train::save_checkpoint(a.out, make_checkpoint(state, cfg, data));
+    last_saved = state.step;
+  };
+  if (a.resume.empty()) save();  // a good checkpoint exists before the first step
+
+  const bool tty = &out == &std::cout && ::isatty(STDOUT_FILENO);
+  const std::int64_t first_step = state.step;
+  Progress progress(out, tty, first_step, a.steps);
+  double verify_maxdiff = 0.0, run_dtype_maxdiff = 0.0;
+  std::int64_t verified = 0, run_dtype_not_allclose = 0;
+  while (state.step < a.steps) {
+    const std::int64_t step = state.step;
+    const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
+    const float loss = train::manual_step(state, cfg, data.train, [&](const train::StepTensors& t) {
+      if (!verify_now) return;
+      const auto check = train::verify_gradients(state.params, t.batch);
+      verify_maxdiff = std::max(verify_maxdiff, check.maxdiff);
+      run_dtype_maxdiff = std::max(run_dtype_maxdiff, check.run_dtype_maxdiff);
+      if (!check.run_dtype_allclose) ++run_dtype_not_allclose;
+      ++verified;
+      if (!check.pass) {
+        throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
+                                     " the manual gradients differ from autograd: " + check.detail);
+      }
+    });
+    if (!std::isfinite(loss)) {
+      char lr[32];
+      std::snprintf(lr, sizeof lr, "%g", cfg.lr_at(step));
+      throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
+                                   std::to_string(step) + " (lr " + lr + "); " + where_last_good() + "; lower --lr");
+    }
+    if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save();
+    progress.update(state.step, state.losses);
+  }
+  const double seconds = progress.seconds();
+
+  const train::BatchNormStats bn = train::calibrate_batchnorm(state.params, data.train);
+  const double train_loss = train::split_loss(state.params, bn, data.train);
+  const double dev_loss = train::split_loss(state.params, bn, data.dev);
+  const double test_loss = train::split_loss(state.params, bn, data.test);
+  save();
+  if (!a.out.empty()) {
+    const auto dir = std::filesystem::path(a.out);
+    const auto csv = (dir / "loss.csv").string();
+    train::write_loss_csv(csv, train::loss_curve(state.losses));
+    const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
+    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
+  }
+
+  char line[256];
+  std::snprintf(line, sizeof line, "train %.4f | dev %.4f | test %.4f  (the lecture: train 2.0705, val 2.1099)\n",
+                train_loss, dev_loss, test_loss);
+  out << line;
+  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)%s\n",
+                static_cast<long long>(a.steps - first_step), seconds,
+                seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0,
+                a.out.empty() ? "" : (", checkpoint and loss curve in " + a.out).c_str());
+  out << line;
+  if (verified > 0) {
+    out << "verified " << verified << " steps against autograd: float64 max maxdiff " << verify_maxdiff << "; "
+        << cfg_dtype_name(cfg) << " max maxdiff " << run_dtype_maxdiff << " (" << run_dtype_not_allclose
+        << " steps not allclose in that dtype)\n";
+  }
+  if (!a.json.empty()) {
+    nlohmann::json j = {{"train_loss", train_loss}, {"dev_loss", dev_loss}, {"test_loss", test_loss},
+                        {"steps", a.steps},         {"seconds", seconds},   {"config", cfg.to_json()}};
+    if (verified > 0) {
+      j["verify"] = {{"steps_checked", verified},
+                     {"float64_max_maxdiff", verify_maxdiff},
+                     {"run_dtype_max_maxdiff", run_dtype_maxdiff},
+                     {"run_dtype_steps_not_allclose", run_dtype_not_allclose}};
+    }
+    util::write_file_atomically(a.json, j.dump(2) + "\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream& out, std::ostream& err) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Train the MLP with the hand-derived backward pass only (Exercise 4)");
+  cmd->add_option("--data", a->data, "Word list, one word per line")->capture_default_str();
+  cmd->add_option("--steps", a->steps, "Total number of steps")->capture_default_str();
+  std::vector<CLI::Option*> model_options = {
+      cmd->add_option("--lr", a->lr, "Learning rate before --decay-step")->capture_default_str(),
+      cmd->add_option("--lr-decayed", a->lr_decayed, "Learning rate from --decay-step on")->capture_default_str(),
+      cmd->add_option("--decay-step", a->decay_step, "Step at which the learning rate drops")->capture_default_str(),
+      cmd->add_option("--n-hidden", a->n_hidden, "Hidden units (1..4096)")->capture_default_str(),
+      cmd->add_option("--batch-size", a->batch_size, "Batch size (2..1048576)")->capture_default_str(),
+      cmd->add_option("--seed", a->seed, "Seed of generator g (init and batches); bngain/bnbias use seed+1")
+          ->capture_default_str(),
+      cmd->add_option("--dtype", a->dtype, "float32 or float64")->capture_default_str()};
+  cmd->add_option("--verify-every", a->verify_every, "Every K steps, check the 7 manual gradients against autograd")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every", a->checkpoint_every, "Write the checkpoint every K steps (with --out)")
+      ->capture_default_str();
+  cmd->add_option("--threads", a->threads,
+                  "Intra-op threads (1..256); 1 is fastest for this model's small tensors (README, Speed)")
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "Directory for the checkpoint, loss.csv and loss.png");
+  cmd->add_option("--json", a->json, "Write train/dev/test loss, steps and seconds as JSON");
+  cmd->add_option("--resume", a->resume, "Continue the run saved in this directory");
+  cmd->callback([a, model_options, &action, &out, &err] {
+    a->model_options_given.clear();
+    for (const auto* o : model_options) {
+      if (o->count() > 0) a->model_options_given.push_back(o->get_name());
+    }
+    action = [a, &out, &err] {
+      try {
+        return run_train_command(*a, out, err);
+      } catch (const train::TrainingFailure& e) {
+        err << "bpninja: training failed: " << e.what() << "\n";
+        return kExitCheckFailed;
+      }
+    };
+  });
+}
+
+}  // namespace bpn::cli

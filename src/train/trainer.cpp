@@ -1,0 +1,186 @@
+#include "train/trainer.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+
+#include "util/errors.h"
+#include "verify/compare.h"
+
+namespace bpn::train {
+
+model::ModelConfig TrainConfig::model_config(const data::Dataset& data) const {
+  model::ModelConfig mc;
+  mc.vocab_size = data.vocab.size();
+  mc.block_size = data.block_size;
+  mc.n_embd = n_embd;
+  mc.n_hidden = n_hidden;
+  mc.seed = seed;
+  mc.dtype = dtype;
+  return mc;
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  return {
+      {"n_embd", n_embd}, {"n_hidden", n_hidden},     {"batch_size", batch_size}, {"seed", seed},
+      {"lr", lr},         {"lr_decayed", lr_decayed}, {"decay_step", decay_step}, {"dtype", model::dtype_name(dtype)}};
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+    c.n_embd = j.at("n_embd").get<std::int64_t>();
+    c.n_hidden = j.at("n_hidden").get<std::int64_t>();
+    c.batch_size = j.at("batch_size").get<std::int64_t>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.lr = j.at("lr").get<double>();
+    c.lr_decayed = j.at("lr_decayed").get<double>();
+    c.decay_step = j.at("decay_step").get<std::int64_t>();
+    const auto dtype = j.at("dtype").get<std::string>();
+    if (dtype == "float32") {
+      c.dtype = at::kFloat;
+    } else if (dtype == "float64") {
+      c.dtype = at::kDouble;
+    } else {
+      throw InputError("unknown dtype '" + dtype + "'");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("training config: ") + e.what());
+  }
+  if (c.n_embd < 1 || c.n_hidden < 1 || c.batch_size < 2 || c.decay_step < 0) {
+    throw InputError("training config: sizes out of range");
+  }
+  return c;
+}
+
+TrainState init_state(const TrainConfig& cfg, const data::Dataset& data) {
+  auto [params, g] = model::init_params(cfg.model_config(data));
+  return {std::move(params), std::move(g), 0, {}};
+}
+
+float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& train,
+                  const std::function<void(const StepTensors&)>& inspect) {
+  c10::InferenceMode no_autograd;
+  StepTensors t;
+  t.batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
+  t.forward = model::fused_forward(s.params, t.batch.Xb, t.batch.Yb);
+  t.grads = model::fused_backward(s.params, t.forward, t.batch.Xb, t.batch.Yb);
+  if (inspect) inspect(t);
+  // p.data += -lr * grad, for the 7 parameters in one call.
+  std::vector<at::Tensor> params, grads;
+  for (const auto& [name, p] : s.params.named()) params.push_back(*p);
+  for (const auto& [name, g] : t.grads.named()) grads.push_back(g);
+  at::_foreach_add_(params, grads, -cfg.lr_at(s.step));
+  const float loss = t.forward.loss.item<float>();
+  s.losses.push_back(loss);
+  ++s.step;
+  return loss;
+}
+
+float autograd_step(TrainState& s, const TrainConfig& cfg, const data::Split& train) {
+  const model::Batch batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
+  s.params.set_requires_grad(true);
+  const auto forward = model::fused_forward(s.params, batch.Xb, batch.Yb);
+  forward.loss.backward();
+  {
+    at::NoGradGuard no_grad;
+    const double lr = cfg.lr_at(s.step);
+    for (auto& [name, p] : s.params.named()) {
+      p->add_(p->grad(), -lr);
+      p->mutable_grad() = at::Tensor();
+    }
+  }
+  s.params.set_requires_grad(false);
+  const float loss = forward.loss.item<float>();
+  s.losses.push_back(loss);
+  ++s.step;
+  return loss;
+}
+
+namespace {
+struct Comparisons {
+  bool allclose = true;
+  double maxdiff = 0.0;
+  std::string detail;
+};
+
+// Manual fused backward vs autograd for a copy of the parameters in `dtype`.
+Comparisons compare_in(at::ScalarType dtype, const model::Params& params, const at::Tensor& Xb, const at::Tensor& Yb) {
+  model::Params leaf;
+  auto leaves = leaf.named();
+  const auto source = params.named();
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    *leaves[i].second = source[i].second->detach().to(dtype).clone().set_requires_grad(true);
+  }
+  const auto forward = model::fused_forward(leaf, Xb, Yb);
+  forward.loss.backward();
+  const auto manual = model::fused_backward(leaf, forward, Xb, Yb).named();
+  Comparisons out;
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    const auto c = verify::compare(manual[i].first, manual[i].second, leaves[i].second->grad());
+    if (!std::isnan(c.maxdiff)) out.maxdiff = std::max(out.maxdiff, c.maxdiff);
+    if (!c.problem.empty() || !c.allclose) {
+      out.allclose = false;
+      out.detail += (out.detail.empty() ? "" : "; ") + verify::describe(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+GradientCheck verify_gradients(const model::Params& params, const model::Batch& batch) {
+  c10::InferenceMode autograd_on(false);  // callers may be inside a step's InferenceMode
+  // The batch may come from a step run under InferenceMode; autograd cannot save such tensors.
+  const at::Tensor Xb = batch.Xb.clone(), Yb = batch.Yb.clone();
+  const Comparisons f64 = compare_in(at::kDouble, params, Xb, Yb);
+  const Comparisons own = compare_in(params.C.scalar_type(), params, Xb, Yb);
+  return {f64.allclose, f64.maxdiff, own.allclose, own.maxdiff, f64.detail};
+}
+
+bool all_finite(const model::Params& params) {
+  for (const auto& [name, p] : params.named()) {
+    if (!at::isfinite(*p).all().item<bool>()) return false;
+  }
+  return true;
+}
+
+namespace {
+at::Tensor hprebn_of(const model::Params& p, const at::Tensor& X) {
+  const at::Tensor emb = p.C.index({X});
+  return emb.view({emb.size(0), -1}).matmul(p.W1) + p.b1;
+}
+}  // namespace
+
+BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Split& split) {
+  c10::InferenceMode no_autograd;
+  const at::Tensor hprebn = hprebn_of(params, split.X);
+  return {hprebn.mean({0}, true), hprebn.var({0}, /*unbiased=*/true, /*keepdim=*/true)};
+}
+
+at::Tensor inference_logits(const model::Params& p, const BatchNormStats& stats, const at::Tensor& X) {
+  c10::InferenceMode no_autograd;
+  const at::Tensor hpreact =
+      p.bngain * (hprebn_of(p, X) - stats.bnmean) * (stats.bnvar + model::kBnEps).pow(-0.5) + p.bnbias;
+  return at::tanh(hpreact).matmul(p.W2) + p.b2;
+}
+
+double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split) {
+  if (split.rows() == 0) return std::nan("");
+  c10::InferenceMode no_autograd;
+  return model::cross_entropy_forward(inference_logits(params, stats, split.X), split.Y).item<double>();
+}
+
+std::vector<CurvePoint> loss_curve(const std::vector<float>& losses, std::int64_t chunk) {
+  std::vector<CurvePoint> curve;
+  const auto count = static_cast<std::int64_t>(losses.size());
+  for (std::int64_t start = 0; start < count; start += chunk) {
+    const std::int64_t end = std::min(count, start + chunk);
+    double sum = 0.0;
+    for (std::int64_t i = start; i < end; ++i)
+      sum += std::log10(static_cast<double>(losses[static_cast<std::size_t>(i)]));
+    curve.push_back({start, end - 1, sum / static_cast<double>(end - start)});
+  }
+  return curve;
+}
+
+}  // namespace bpn::train

@@ -1,0 +1,111 @@
+// Exercise 4: training with the hand-derived backward pass only.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "model/backward.h"
+#include "model/forward.h"
+#include "model/params.h"
+
+namespace bpn::train {
+
+// Defaults are the lecture's run.
+struct TrainConfig {
+  std::int64_t n_embd = 10;
+  std::int64_t n_hidden = 200;
+  std::int64_t batch_size = 32;
+  std::uint64_t seed = model::kNotebookSeed;
+  double lr = 0.1;
+  double lr_decayed = 0.01;
+  std::int64_t decay_step = 100000;  // lr for step < decay_step, lr_decayed from it on
+  at::ScalarType dtype = at::kFloat;
+
+  double lr_at(std::int64_t step) const { return step < decay_step ? lr : lr_decayed; }
+  model::ModelConfig model_config(const data::Dataset& data) const;
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j);  // throws bpn::InputError
+};
+
+// Everything a run needs to continue bit-identically: parameters, g's state, the step, the losses.
+struct TrainState {
+  model::Params params;
+  at::Generator g;
+  std::int64_t step = 0;      // steps done
+  std::vector<float> losses;  // the loss of every step done (lossi)
+};
+
+TrainState init_state(const TrainConfig& cfg, const data::Dataset& data);
+
+// What one manual step computed; exposed so that tests can check no autograd graph exists.
+struct StepTensors {
+  model::Batch batch;
+  model::FusedForward forward;
+  model::ParamGrads grads;
+};
+
+// One SGD step: draw a batch from g, fused forward, hand-derived backward, p -= lr * grad.
+// Runs under InferenceMode: no graph is recorded and the parameters never require grad.
+// Returns the step's loss. `inspect`, if given, sees the step's tensors before the update.
+float manual_step(TrainState& state, const TrainConfig& cfg, const data::Split& train,
+                  const std::function<void(const StepTensors&)>& inspect = {});
+
+// The same step with autograd computing the gradients (the baseline of the benchmark).
+float autograd_step(TrainState& state, const TrainConfig& cfg, const data::Split& train);
+
+// Autograd on the given batch vs the manual gradients of all 7 parameters (--verify-every).
+//
+// The pass/fail verdict is allclose (torch's defaults) in float64: the parameters and the batch of
+// the step, promoted. The run's own dtype is compared too, and reported, but not judged: in float32
+// b1's gradient is analytically zero (BatchNorm removes any bias added before it), so both the
+// manual and the autograd db1 are rounding noise of about 1e-8, and allclose's atol of 1e-8 then
+// fails on noise (measured at step 15000 of the lecture's run: manual -4.66e-9, autograd 6.98e-9).
+// See docs/derivations.md#exercise-4-the-training-step.
+struct GradientCheck {
+  bool pass = true;      // float64: every parameter allclose
+  double maxdiff = 0.0;  // float64, the largest over the 7 parameters
+  bool run_dtype_allclose = true;
+  double run_dtype_maxdiff = 0.0;
+  std::string detail;  // the failing parameters, described
+};
+// Safe to call from inside a manual_step `inspect` callback (it turns autograd back on locally).
+GradientCheck verify_gradients(const model::Params& params, const model::Batch& batch);
+
+bool all_finite(const model::Params& params);
+
+// BatchNorm statistics over a whole split (mean and unbiased variance of hprebn), as the lecture
+// calibrates them after training.
+struct BatchNormStats {
+  at::Tensor bnmean;  // [1, H]
+  at::Tensor bnvar;   // [1, H]
+};
+BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Split& split);
+
+// Cross-entropy over a whole split with fixed BatchNorm statistics (inference). NaN if the split is empty.
+double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
+
+// The logits for given contexts [m, block_size] with fixed BatchNorm statistics.
+at::Tensor inference_logits(const model::Params& params, const BatchNormStats& stats, const at::Tensor& X);
+
+// log10 of the loss averaged per `chunk` steps, as the notebook plots it. A final partial chunk is
+// averaged over the steps it has.
+struct CurvePoint {
+  std::int64_t first_step;
+  std::int64_t last_step;
+  double mean_log10_loss;
+};
+std::vector<CurvePoint> loss_curve(const std::vector<float>& losses, std::int64_t chunk = 1000);
+
+// A training run that went wrong: a NaN/Inf loss or a failed --verify-every check (exit 1).
+class TrainingFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace bpn::train

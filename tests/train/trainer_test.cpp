@@ -1,0 +1,324 @@
+// Exercise 4: the manual training step, checkpoints, resume, determinism, sampling.
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "support/grad_assert.h"
+#include "support/names.h"
+#include "train/checkpoint.h"
+#include "train/sample.h"
+#include "util/errors.h"
+
+namespace bpn::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+Result run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "bpninja");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int status = cli::run(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {status, out.str(), err.str()};
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("bpninja_train_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TrainConfig small_config() {
+  TrainConfig cfg;
+  cfg.n_hidden = 64;
+  cfg.decay_step = 150;
+  return cfg;
+}
+
+void expect_params_bit_equal(const model::Params& a, const model::Params& b) {
+  const auto na = a.named(), nb = b.named();
+  for (std::size_t i = 0; i < na.size(); ++i) {
+    SCOPED_TRACE(na[i].first);
+    EXPECT_GRAD_EXACT(*na[i].second, *nb[i].second);
+  }
+}
+
+TEST(ManualStep, BuildsNoAutogradGraph) {
+  BPN_REQUIRE_NAMES(d);
+  const TrainConfig cfg = small_config();
+  TrainState s = init_state(cfg, *d);
+  int inspected = 0;
+  manual_step(s, cfg, d->train, [&](const StepTensors& t) {
+    ++inspected;
+    const auto& f = t.forward;
+    for (const at::Tensor& x : {f.emb, f.embcat, f.hprebn, f.bn.hpreact, f.bn.bnraw, f.bn.bnvar_inv, f.bn.bnmean,
+                                f.bn.bnvar, f.h, f.logits, f.loss}) {
+      EXPECT_FALSE(x.requires_grad());
+      EXPECT_FALSE(x.grad_fn());
+    }
+    for (const auto& [name, g] : t.grads.named()) {
+      EXPECT_FALSE(g.requires_grad()) << name;
+      EXPECT_FALSE(g.grad_fn()) << name;
+    }
+  });
+  EXPECT_EQ(inspected, 1);
+  for (const auto& [name, p] : s.params.named()) {
+    EXPECT_FALSE(p->requires_grad()) << name;
+    EXPECT_FALSE(p->grad_fn()) << name;
+    EXPECT_FALSE(p->grad().defined()) << name;
+  }
+}
+
+TEST(ManualStep, MatchesAnAutogradStepFromTheSameState) {
+  BPN_REQUIRE_NAMES(d);
+  const TrainConfig cfg = small_config();
+  TrainState manual = init_state(cfg, *d), autograd = init_state(cfg, *d);
+  manual_step(manual, cfg, d->train);
+  autograd_step(autograd, cfg, d->train);
+  const auto a = manual.params.named(), b = autograd.params.named();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(a[i].first);
+    EXPECT_GRAD_ALLCLOSE(*a[i].second, *b[i].second);
+  }
+}
+
+TEST(ManualStep, ManyStepsLowerTheLoss) {
+  BPN_REQUIRE_NAMES(d);
+  const TrainConfig cfg = small_config();
+  TrainState s = init_state(cfg, *d);
+  const double before = split_loss(s.params, calibrate_batchnorm(s.params, d->train), d->dev);
+  for (int i = 0; i < 2000; ++i) manual_step(s, cfg, d->train);
+  const double after = split_loss(s.params, calibrate_batchnorm(s.params, d->train), d->dev);
+  EXPECT_LT(after, before - 0.5) << "dev loss " << before << " -> " << after;
+  EXPECT_LT(after, 2.6);
+}
+
+TEST(ManualStep, SameSeedGivesBitIdenticalParameters) {
+  BPN_REQUIRE_NAMES(d);
+  const TrainConfig cfg = small_config();
+  TrainState a = init_state(cfg, *d), b = init_state(cfg, *d);
+  for (int i = 0; i < 300; ++i) {
+    manual_step(a, cfg, d->train);
+    manual_step(b, cfg, d->train);
+  }
+  expect_params_bit_equal(a.params, b.params);
+  EXPECT_EQ(a.losses, b.losses);
+}
+
+TEST(VerifyGradients, PassesOnTheLecturesModel) {
+  BPN_REQUIRE_NAMES(d);
+  const TrainConfig cfg;  // n_hidden 200
+  TrainState s = init_state(cfg, *d);
+  GradientCheck check;
+  manual_step(s, cfg, d->train, [&](const StepTensors& t) { check = verify_gradients(s.params, t.batch); });
+  EXPECT_TRUE(check.pass) << check.detail;
+  EXPECT_LT(check.maxdiff, 1e-12);
+  EXPECT_LT(check.run_dtype_maxdiff, 1e-7);
+}
+
+TEST(LossCurve, AveragesLog10PerChunkWithAPartialLastChunk) {
+  const std::vector<float> losses{10.f, 100.f, 1000.f, 1.f, 10.f};
+  const auto curve = loss_curve(losses, 2);
+  ASSERT_EQ(curve.size(), 3u);
+  EXPECT_DOUBLE_EQ(curve[0].mean_log10_loss, 1.5);
+  EXPECT_DOUBLE_EQ(curve[1].mean_log10_loss, 1.5);
+  EXPECT_EQ(curve[2].first_step, 4);
+  EXPECT_EQ(curve[2].last_step, 4);
+  EXPECT_DOUBLE_EQ(curve[2].mean_log10_loss, 1.0);
+}
+
+// ---- Checkpoints ----------------------------------------------------------------------------
+
+Checkpoint small_checkpoint(const data::Dataset& d, int steps) {
+  const TrainConfig cfg = small_config();
+  Checkpoint c;
+  c.config = cfg;
+  c.vocab = d.vocab.itos;
+  c.block_size = d.block_size;
+  c.train_rows = d.train.rows();
+  c.state = init_state(cfg, d);
+  for (int i = 0; i < steps; ++i) manual_step(c.state, cfg, d.train);
+  c.bn = calibrate_batchnorm(c.state.params, d.train);
+  return c;
+}
+
+TEST(Checkpoint, RoundTripsEverythingIncludingTheGeneratorState) {
+  BPN_REQUIRE_NAMES(d);
+  Checkpoint c = small_checkpoint(*d, 10);
+  const Checkpoint back = parse_checkpoint(serialize_checkpoint(c), "mem");
+  expect_params_bit_equal(c.state.params, back.state.params);
+  EXPECT_EQ(back.state.step, 10);
+  EXPECT_EQ(back.state.losses, c.state.losses);
+  EXPECT_EQ(back.vocab, c.vocab);
+  EXPECT_TRUE(at::equal(back.bn.bnvar, c.bn.bnvar));
+  at::Generator g = back.state.g;
+  EXPECT_TRUE(
+      at::equal(at::randint(0, 1 << 30, {16}, c.state.g, at::kLong), at::randint(0, 1 << 30, {16}, g, at::kLong)));
+}
+
+TEST(Checkpoint, TruncatedCorruptAndForeignFilesAreRejected) {
+  BPN_REQUIRE_NAMES(d);
+  const std::string good = serialize_checkpoint(small_checkpoint(*d, 2));
+  for (std::size_t cut : {std::size_t{0}, std::size_t{7}, std::size_t{20}, good.size() / 2, good.size() - 1}) {
+    EXPECT_THROW(parse_checkpoint(good.substr(0, cut), "t"), InputError) << "cut at " << cut;
+  }
+  for (std::size_t at : {std::size_t{3}, std::size_t{9}, std::size_t{30}, good.size() / 2, good.size() - 3}) {
+    std::string flipped = good;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    EXPECT_THROW(parse_checkpoint(flipped, "t"), InputError) << "flip at " << at;
+  }
+  EXPECT_THROW(parse_checkpoint("name,loss\nanna,1\n", "t"), InputError);
+  EXPECT_THROW(parse_checkpoint(std::string(4096, '\0'), "t"), InputError);
+}
+
+TEST(Checkpoint, AConfigurationThatDoesNotMatchItsTensorsIsRejected) {
+  BPN_REQUIRE_NAMES(d);
+  Checkpoint c = small_checkpoint(*d, 1);
+  c.config.n_hidden = 100;                            // the tensors are 64 wide
+  const std::string bytes = serialize_checkpoint(c);  // a consistent checksum over inconsistent content
+  try {
+    parse_checkpoint(bytes, "t");
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not match"), std::string::npos) << e.what();
+  }
+}
+
+// ---- The CLI ----------------------------------------------------------------------------------
+
+TEST(TrainCli, ShortRunLowersTheLossAndPassesVerifyEvery) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("short");
+  const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--steps", "2000", "--verify-every", "200",
+                          "--out", (dir / "run").string(), "--json", (dir / "r.json").string()});
+  ASSERT_EQ(r.status, cli::kExitOk) << r.out << r.err;
+  EXPECT_NE(r.out.find("verified 10 steps against autograd"), std::string::npos) << r.out;
+  std::ifstream in(dir / "r.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_LT(j["train_loss"].get<double>(), 2.7);
+  EXPECT_LT(j["dev_loss"].get<double>(), 2.7);
+  EXPECT_EQ(j["steps"].get<int>(), 2000);
+  EXPECT_EQ(j["verify"]["steps_checked"].get<int>(), 10);
+  for (const char* f : {"checkpoint.bpn", "loss.csv", "loss.png"}) EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "run")) ++files;
+  EXPECT_EQ(files, 3u) << "temporary files were left behind";
+  // The loss curve: 2 points of log10(loss), falling.
+  std::ifstream csv(dir / "run" / "loss.csv");
+  std::string header, first, second;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  std::getline(csv, second);
+  EXPECT_EQ(header, "first_step,last_step,mean_log10_loss");
+  EXPECT_GT(std::stod(first.substr(first.rfind(',') + 1)), std::stod(second.substr(second.rfind(',') + 1)));
+
+  const auto s = run_cli({"sample", "--model", (dir / "run").string(), "-n", "5"});
+  ASSERT_EQ(s.status, cli::kExitOk) << s.err;
+  EXPECT_EQ(std::count(s.out.begin(), s.out.end(), '\n'), 5);
+  EXPECT_EQ(s.out, run_cli({"sample", "--model", (dir / "run").string(), "-n", "5"}).out) << "sampling is seeded";
+  for (char ch : s.out) EXPECT_TRUE(ch == '\n' || (ch >= 'a' && ch <= 'z')) << s.out;
+}
+
+TEST(TrainCli, ResumeGivesTheParametersOfAnUninterruptedRun) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("resume");
+  const std::string data = bpn::testing::names_path();
+  // The learning rate drops at step 300, after the interruption at step 200.
+  const std::vector<std::string> common = {"--data", data, "--n-hidden", "64", "--decay-step", "300"};
+  auto args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"train"};
+    a.insert(a.end(), common.begin(), common.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  ASSERT_EQ(run_cli(args({"--steps", "400", "--out", (dir / "straight").string()})).status, cli::kExitOk);
+  ASSERT_EQ(run_cli(args({"--steps", "200", "--out", (dir / "split").string()})).status, cli::kExitOk);
+  const auto resumed = run_cli({"train", "--data", data, "--steps", "400", "--resume", (dir / "split").string(),
+                                "--out", (dir / "split").string()});
+  ASSERT_EQ(resumed.status, cli::kExitOk) << resumed.err;
+  EXPECT_NE(resumed.out.find("resuming from step 200"), std::string::npos);
+  const Checkpoint a = load_checkpoint((dir / "straight").string()), b = load_checkpoint((dir / "split").string());
+  EXPECT_EQ(b.state.step, 400);
+  expect_params_bit_equal(a.state.params, b.state.params);
+  EXPECT_EQ(a.state.losses, b.state.losses);
+}
+
+TEST(TrainCli, DivergenceStopsTheRunAndKeepsTheLastGoodCheckpoint) {
+  BPN_REQUIRE_NAMES(d);
+  // lr 1e25 overflows the parameters in the first update (BatchNorm keeps the loss finite far
+  // beyond that: lr 1e20 still trains to a finite, if useless, loss).
+  const fs::path dir = scratch("nan");
+  const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--n-hidden", "64", "--steps", "20", "--lr",
+                          "1e25", "--checkpoint-every", "1", "--out", (dir / "run").string()});
+  EXPECT_EQ(r.status, cli::kExitCheckFailed) << r.out << r.err;
+  EXPECT_TRUE(r.err.find("NaN") != std::string::npos || r.err.find("Inf") != std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // The checkpoint on disk is the one the message names, and it is good: finite parameters and losses.
+  const Checkpoint c = load_checkpoint((dir / "run").string());
+  EXPECT_NE(r.err.find("last good checkpoint, step " + std::to_string(c.state.step) + ","), std::string::npos) << r.err;
+  EXPECT_LT(c.state.step, 20);
+  EXPECT_TRUE(all_finite(c.state.params));
+  for (float loss : c.state.losses) EXPECT_TRUE(std::isfinite(loss));
+}
+
+TEST(TrainCli, NanLossWithoutOutSaysNoCheckpointWasWritten) {
+  BPN_REQUIRE_NAMES(d);
+  const auto r =
+      run_cli({"train", "--data", bpn::testing::names_path(), "--n-hidden", "64", "--steps", "20", "--lr", "1e25"});
+  EXPECT_EQ(r.status, cli::kExitCheckFailed) << r.err;
+  EXPECT_NE(r.err.find("the loss became NaN at step 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no checkpoint was written"), std::string::npos) << r.err;
+}
+
+TEST(TrainCli, BadOptionsAndCheckpointsExitTwo) {
+  const fs::path dir = scratch("bad");
+  for (const auto& args : std::vector<std::vector<std::string>>{{"train", "--steps", "-1"},
+                                                                {"train", "--lr", "0"},
+                                                                {"train", "--lr", "nan"},
+                                                                {"train", "--batch-size", "1"},
+                                                                {"train", "--n-hidden", "1.5"},
+                                                                {"train", "--verify-every", "-3"},
+                                                                {"train", "--resume", dir.string(), "--n-hidden", "10"},
+                                                                {"train", "--json", "/nonexistent-dir/r.json"},
+                                                                {"sample", "--model", dir.string()},
+                                                                {"sample", "--model", dir.string(), "-n", "0"},
+                                                                {"sample"}}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, cli::kExitBadInput) << args[1] << " " << (args.size() > 2 ? args[2] : "") << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  std::ofstream(dir / "checkpoint.bpn") << "not a checkpoint";
+  const auto r = run_cli({"sample", "--model", dir.string()});
+  EXPECT_EQ(r.status, cli::kExitBadInput);
+  EXPECT_NE(r.err.find("not a bpninja checkpoint"), std::string::npos) << r.err;
+}
+
+TEST(TrainCli, ResumeOnOtherDataIsRejected) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("otherdata");
+  ASSERT_EQ(run_cli({"train", "--data", bpn::testing::names_path(), "--n-hidden", "8", "--steps", "10", "--out",
+                     (dir / "run").string()})
+                .status,
+            cli::kExitOk);
+  std::ofstream(dir / "words.txt") << "anna\nbob\ncarl\ndora\nemil\n";
+  const auto r =
+      run_cli({"train", "--data", (dir / "words.txt").string(), "--steps", "20", "--resume", (dir / "run").string()});
+  EXPECT_EQ(r.status, cli::kExitBadInput);
+  EXPECT_NE(r.err.find("other data"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace bpn::train
