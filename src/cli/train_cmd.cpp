@@ -111,14 +111,14 @@ class Progress {
 std::string cfg_dtype_name(const train::TrainConfig& cfg) { return model::dtype_name(cfg.dtype); }
 
 train::Checkpoint make_checkpoint(const train::TrainState& state, const train::TrainConfig& cfg,
-                                  const data::Dataset& data) {
+                                  const data::Dataset& data, const train::BatchNormStats& bn) {
   train::Checkpoint c;
   c.config = cfg;
   c.vocab = data.vocab.itos;
   c.block_size = data.block_size;
   c.train_rows = data.train.rows();
   c.state = {state.params, state.g.clone(), state.step, state.losses};
-  c.bn = train::calibrate_batchnorm(state.params, data.train);
+  c.bn = bn;
   return c;
 }
 
@@ -171,16 +171,16 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
                            : std::string("no checkpoint was written (use --out DIR)");
   };
   // Only finite parameters are saved: an update after a finite loss can still overflow them.
-  auto save = [&] {
+  auto save = [&](const train::BatchNormStats& bn) {
     if (a.out.empty()) return;
     if (!train::all_finite(state.params)) {
       throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(state.step) + "; " +
                                    where_last_good() + "; lower --lr");
     }
-    train::save_checkpoint(a.out, make_checkpoint(state, cfg, data));
+    train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn));
     last_saved = state.step;
   };
-  if (a.resume.empty()) save();  // a good checkpoint exists before the first step
+  if (a.resume.empty()) save({});  // a good checkpoint exists before the first step
 
   const bool tty = &out == &std::cout && ::isatty(STDOUT_FILENO);
   const std::int64_t first_step = state.step;
@@ -208,7 +208,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
       throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
                                    std::to_string(step) + " (lr " + lr + "); " + where_last_good() + "; lower --lr");
     }
-    if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save();
+    if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save({});  // for --resume
     progress.update(state.step, state.losses);
   }
   const double seconds = progress.seconds();
@@ -217,7 +217,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   const double train_loss = train::split_loss(state.params, bn, data.train);
   const double dev_loss = train::split_loss(state.params, bn, data.dev);
   const double test_loss = train::split_loss(state.params, bn, data.test);
-  save();
+  save(bn);
   if (!a.out.empty()) {
     const auto dir = std::filesystem::path(a.out);
     const auto csv = (dir / "loss.csv").string();

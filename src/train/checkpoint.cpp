@@ -37,8 +37,10 @@ struct NamedTensor {
 std::vector<NamedTensor> tensors_of(const Checkpoint& c) {
   std::vector<NamedTensor> out;
   for (const auto& [name, t] : c.state.params.named()) out.push_back({name, *t});
-  out.push_back({"bnmean", c.bn.bnmean});
-  out.push_back({"bnvar", c.bn.bnvar});
+  if (c.calibrated()) {
+    out.push_back({"bnmean", c.bn.bnmean});
+    out.push_back({"bnvar", c.bn.bnvar});
+  }
   out.push_back({"generator_state", c.state.g.get_state()});
   out.push_back({"losses", at::tensor(c.state.losses.empty() ? std::vector<float>{} : c.state.losses, at::kFloat)});
   return out;
@@ -82,6 +84,7 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   header["block_size"] = c.block_size;
   header["train_rows"] = c.train_rows;
   header["step"] = c.state.step;
+  header["calibrated"] = c.calibrated();
   std::string payload;
   header["tensors"] = nlohmann::json::array();
   for (const auto& [name, tensor] : tensors_of(c)) {
@@ -124,6 +127,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   const std::size_t payload_size = body - payload_start;
 
   Checkpoint c;
+  bool calibrated = false;
   std::map<std::string, at::Tensor> tensors;
   try {
     const auto header = nlohmann::json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(fixed),
@@ -133,6 +137,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
     c.block_size = header.at("block_size").get<std::int64_t>();
     c.train_rows = header.at("train_rows").get<std::int64_t>();
     c.state.step = header.at("step").get<std::int64_t>();
+    calibrated = header.at("calibrated").get<bool>();
     for (const auto& t : header.at("tensors")) {
       const auto name = t.at("name").get<std::string>();
       const auto dtype = dtype_from(t.at("dtype").get<std::string>(), source);
@@ -159,11 +164,13 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
     throw InputError(source + ": invalid vocabulary, block size or step in the header");
   }
   const auto V = static_cast<std::int64_t>(c.vocab.size()), E = c.config.n_embd, H = c.config.n_hidden;
-  const std::map<std::string, std::vector<std::int64_t>> expected = {{"C", {V, E}},      {"W1", {c.block_size * E, H}},
-                                                                     {"b1", {H}},        {"W2", {H, V}},
-                                                                     {"b2", {V}},        {"bngain", {1, H}},
-                                                                     {"bnbias", {1, H}}, {"bnmean", {1, H}},
-                                                                     {"bnvar", {1, H}}};
+  std::map<std::string, std::vector<std::int64_t>> expected = {
+      {"C", {V, E}},     {"W1", {c.block_size * E, H}}, {"b1", {H}}, {"W2", {H, V}}, {"b2", {V}}, {"bngain", {1, H}},
+      {"bnbias", {1, H}}};
+  if (calibrated) {
+    expected["bnmean"] = {1, H};
+    expected["bnvar"] = {1, H};
+  }
   for (const auto& [name, shape] : expected) {
     const auto it = tensors.find(name);
     if (it == tensors.end()) throw InputError(source + ": tensor " + name + " is missing");
@@ -182,7 +189,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   p.b2 = tensors["b2"];
   p.bngain = tensors["bngain"];
   p.bnbias = tensors["bnbias"];
-  c.bn = {tensors["bnmean"], tensors["bnvar"]};
+  if (calibrated) c.bn = {tensors["bnmean"], tensors["bnvar"]};
   const at::Tensor losses = tensors["losses"];
   if (losses.scalar_type() != at::kFloat || losses.dim() != 1 || losses.numel() != c.state.step) {
     throw InputError(source + ": the loss history does not match the step count");

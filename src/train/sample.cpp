@@ -3,10 +3,16 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
+#include "util/errors.h"
+
 namespace bpn::train {
 
 std::vector<std::string> sample_names(const Checkpoint& c, std::int64_t count, std::uint64_t seed,
                                       std::int64_t max_length) {
+  if (!c.calibrated()) {
+    throw InputError("the checkpoint was written during a run (step " + std::to_string(c.state.step) +
+                     ") and has no BatchNorm statistics; finish the run with 'bpninja train --resume DIR' first");
+  }
   c10::InferenceMode no_autograd;
   const data::Vocab vocab = data::Vocab::from_chars(c.vocab);
   at::Generator g = at::detail::createCPUGenerator(seed);

@@ -169,6 +169,16 @@ TEST(Checkpoint, RoundTripsEverythingIncludingTheGeneratorState) {
       at::equal(at::randint(0, 1 << 30, {16}, c.state.g, at::kLong), at::randint(0, 1 << 30, {16}, g, at::kLong)));
 }
 
+TEST(Checkpoint, AMidRunCheckpointHasNoBatchNormStatistics) {
+  BPN_REQUIRE_NAMES(d);
+  Checkpoint c = small_checkpoint(*d, 3);
+  c.bn = {};
+  const Checkpoint back = parse_checkpoint(serialize_checkpoint(c), "mem");
+  EXPECT_FALSE(back.calibrated());
+  EXPECT_EQ(back.state.step, 3);
+  EXPECT_THROW(sample_names(back, 1, 1), InputError);
+}
+
 TEST(Checkpoint, TruncatedCorruptAndForeignFilesAreRejected) {
   BPN_REQUIRE_NAMES(d);
   const std::string good = serialize_checkpoint(small_checkpoint(*d, 2));
@@ -272,6 +282,11 @@ TEST(TrainCli, DivergenceStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   EXPECT_LT(c.state.step, 20);
   EXPECT_TRUE(all_finite(c.state.params));
   for (float loss : c.state.losses) EXPECT_TRUE(std::isfinite(loss));
+  // A mid-run checkpoint is for --resume: it has no BatchNorm statistics to sample with.
+  EXPECT_FALSE(c.calibrated());
+  const auto s = run_cli({"sample", "--model", (dir / "run").string()});
+  EXPECT_EQ(s.status, cli::kExitBadInput);
+  EXPECT_NE(s.err.find("no BatchNorm statistics"), std::string::npos) << s.err;
 }
 
 TEST(TrainCli, NanLossWithoutOutSaysNoCheckpointWasWritten) {
