@@ -16,6 +16,7 @@ find_package(CLI11 REQUIRED)
 
 if(BPNINJA_BUILD_TESTS)
   find_package(GTest REQUIRED)       # libgtest-dev
+  find_package(rapidcheck REQUIRED)  # librapidcheck-dev: property-based sweeps
 endif()
 if(BPNINJA_BUILD_BENCH)
   find_package(benchmark REQUIRED)   # libbenchmark-dev

@@ -9,6 +9,7 @@
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "verify/check.h"
+#include "verify/gradcheck.h"
 
 #ifndef BPNINJA_DEFAULT_LEDGER
 #define BPNINJA_DEFAULT_LEDGER "tests/golden/exactness.json"
@@ -28,6 +29,7 @@ struct CheckArgs {
   std::string device = "cpu";
   std::string ledger = BPNINJA_DEFAULT_LEDGER;
   bool record_ledger = false;
+  bool gradcheck = false;
 };
 
 int run_check_command(const CheckArgs& a, std::ostream& out) {
@@ -59,8 +61,17 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   }
   verify::apply_expectations(report, &ledger);
   out << verify::format_report(report);
-  if (!a.json.empty()) util::write_file_atomically(a.json, report.to_json().dump(2) + "\n");
-  return report.pass ? kExitOk : kExitCheckFailed;
+  nlohmann::json j = report.to_json();
+  bool pass = report.pass;
+  if (a.gradcheck) {
+    const verify::GradcheckReport grad = verify::run_gradcheck(data, cfg);
+    out << "\n" << verify::format_gradcheck(grad);
+    j["gradcheck"] = grad.to_json();
+    pass = pass && grad.pass;
+    j["pass"] = pass;
+  }
+  if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
+  return pass ? kExitOk : kExitCheckFailed;
 }
 }  // namespace
 
@@ -77,6 +88,8 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--ledger", args->ledger, "Exactness ledger (JSON)")->capture_default_str();
+  cmd->add_flag("--gradcheck", args->gradcheck,
+                "Also check every gradient against central differences in float64 (bpninja gradcheck)");
   cmd->add_flag("--record-ledger", args->record_ledger,
                 "Record the measured exactness for this LibTorch/CPU/dtype/device in the ledger");
   cmd->callback([args, &action, &out] { action = [args, &out] { return run_check_command(*args, out); }; });

@@ -22,12 +22,14 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   add_check_command(app, action, out);
   add_train_command(app, action, out, err);
   add_sample_command(app, action, out);
+  add_gradcheck_command(app, action, out);
 
   try {
     if (argc > 1 && argv[1][0] != '-') {
       const auto known = app.get_subcommands([&](const CLI::App* sub) { return sub->get_name() == argv[1]; });
       if (known.empty()) {
-        err << "bpninja: error: unknown command '" << argv[1] << "'; the commands are check, train and sample\n";
+        err << "bpninja: error: unknown command '" << argv[1]
+            << "'; the commands are check, gradcheck, train and sample\n";
         return kExitBadInput;
       }
     }

@@ -289,22 +289,33 @@ ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at
   return g;
 }
 
-ParamGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
+std::vector<std::pair<std::string, at::Tensor>> FusedGrads::named() const {
+  std::vector<std::pair<std::string, at::Tensor>> out = {
+      {"logits", dlogits}, {"h", dh}, {"hpreact", dhpreact}, {"hprebn", dhprebn}, {"embcat", dembcat}, {"emb", demb}};
+  for (auto& named : params.named()) out.push_back(std::move(named));
+  return out;
+}
+
+FusedGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
                           Variance variance) {
   at::NoGradGuard no_grad;
-  ParamGrads g;
-  const at::Tensor dlogits = cross_entropy_backward(f.logits, Yb);
-  auto out = logits_backward(dlogits, f.h, p.W2);
-  g.dW2 = out.dW;
-  g.db2 = out.db;
-  const at::Tensor dhpreact = h_backward(out.dx, f.h);
-  auto bn = batchnorm_layer_backward(dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
-  g.dbngain = bn.dbngain;
-  g.dbnbias = bn.dbnbias;
-  auto in = hprebn_backward(bn.dhprebn, f.embcat, p.W1);
-  g.dW1 = in.dW;
-  g.db1 = in.db;
-  g.dC = emb_backward(embcat_backward(in.dx, f.emb), Xb, p.C);
+  FusedGrads g;
+  g.dlogits = cross_entropy_backward(f.logits, Yb);
+  auto out = logits_backward(g.dlogits, f.h, p.W2);
+  g.dh = out.dx;
+  g.params.dW2 = out.dW;
+  g.params.db2 = out.db;
+  g.dhpreact = h_backward(g.dh, f.h);
+  auto bn = batchnorm_layer_backward(g.dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
+  g.dhprebn = bn.dhprebn;
+  g.params.dbngain = bn.dbngain;
+  g.params.dbnbias = bn.dbnbias;
+  auto in = hprebn_backward(g.dhprebn, f.embcat, p.W1);
+  g.dembcat = in.dx;
+  g.params.dW1 = in.dW;
+  g.params.db1 = in.db;
+  g.demb = embcat_backward(g.dembcat, f.emb);
+  g.params.dC = emb_backward(g.demb, Xb, p.C);
   return g;
 }
 

@@ -139,8 +139,14 @@ struct ChunkedGrads {
 // Exercise 1: the chunked backward, composed from the functions above.
 ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb);
 
-// Exercise 4's backward: cross_entropy_backward and batchnorm_backward in place of the chunks.
-ParamGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
+// Exercise 4's backward: cross_entropy_backward and the BatchNorm layer backward in place of the
+// chunks. The intermediate gradients are kept for verification (finite differences).
+struct FusedGrads {
+  at::Tensor dlogits, dh, dhpreact, dhprebn, dembcat, demb;
+  ParamGrads params;
+  std::vector<std::pair<std::string, at::Tensor>> named() const;  // logits, h, hpreact, hprebn, embcat, emb, C..bnbias
+};
+FusedGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
                           Variance variance = Variance::kUnbiased);
 
 }  // namespace bpn::model

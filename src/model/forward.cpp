@@ -41,33 +41,42 @@ void check_batch(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
   }
 }
 
-ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
+namespace {
+// Gives the hook its chance to replace `value`, then returns it.
+at::Tensor step(const ForwardHook& hook, const char* name, at::Tensor value) {
+  if (hook) hook(name, value);
+  return value;
+}
+}  // namespace
+
+ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, const ForwardHook& hook) {
   check_batch(p, Xb, Yb);
   const auto n = Xb.size(0);
+  const auto& H = hook;
   ChunkedForward f;
-  f.emb = p.C.index({Xb});
-  f.embcat = f.emb.view({f.emb.size(0), -1});
-  f.hprebn = f.embcat.matmul(p.W1) + p.b1;
+  f.emb = step(H, "emb", p.C.index({Xb}));
+  f.embcat = step(H, "embcat", f.emb.view({f.emb.size(0), -1}));
+  f.hprebn = step(H, "hprebn", f.embcat.matmul(p.W1) + p.b1);
   // BatchNorm layer
-  f.bnmeani = 1.0 / static_cast<double>(n) * f.hprebn.sum({0}, /*keepdim=*/true);
-  f.bndiff = f.hprebn - f.bnmeani;
-  f.bndiff2 = f.bndiff.pow(2);
-  f.bnvar = 1.0 / static_cast<double>(n - 1) * f.bndiff2.sum({0}, /*keepdim=*/true);
-  f.bnvar_inv = (f.bnvar + kBnEps).pow(-0.5);
-  f.bnraw = f.bndiff * f.bnvar_inv;
-  f.hpreact = p.bngain * f.bnraw + p.bnbias;
-  f.h = at::tanh(f.hpreact);
-  f.logits = f.h.matmul(p.W2) + p.b2;
+  f.bnmeani = step(H, "bnmeani", 1.0 / static_cast<double>(n) * f.hprebn.sum({0}, /*keepdim=*/true));
+  f.bndiff = step(H, "bndiff", f.hprebn - f.bnmeani);
+  f.bndiff2 = step(H, "bndiff2", f.bndiff.pow(2));
+  f.bnvar = step(H, "bnvar", 1.0 / static_cast<double>(n - 1) * f.bndiff2.sum({0}, /*keepdim=*/true));
+  f.bnvar_inv = step(H, "bnvar_inv", (f.bnvar + kBnEps).pow(-0.5));
+  f.bnraw = step(H, "bnraw", f.bndiff * f.bnvar_inv);
+  f.hpreact = step(H, "hpreact", p.bngain * f.bnraw + p.bnbias);
+  f.h = step(H, "h", at::tanh(f.hpreact));
+  f.logits = step(H, "logits", f.h.matmul(p.W2) + p.b2);
   // cross entropy, step by step
   auto [maxes, argmax] = f.logits.max(1, /*keepdim=*/true);
-  f.logit_maxes = maxes;
+  f.logit_maxes = step(H, "logit_maxes", maxes);
   f.logit_argmax = argmax;
-  f.norm_logits = f.logits - f.logit_maxes;
-  f.counts = f.norm_logits.exp();
-  f.counts_sum = f.counts.sum({1}, /*keepdim=*/true);
-  f.counts_sum_inv = f.counts_sum.pow(-1);
-  f.probs = f.counts * f.counts_sum_inv;
-  f.logprobs = f.probs.log();
+  f.norm_logits = step(H, "norm_logits", f.logits - f.logit_maxes);
+  f.counts = step(H, "counts", f.norm_logits.exp());
+  f.counts_sum = step(H, "counts_sum", f.counts.sum({1}, /*keepdim=*/true));
+  f.counts_sum_inv = step(H, "counts_sum_inv", f.counts_sum.pow(-1));
+  f.probs = step(H, "probs", f.counts * f.counts_sum_inv);
+  f.logprobs = step(H, "logprobs", f.probs.log());
   const auto rows = at::arange(n, Yb.options());
   f.loss = -f.logprobs.index({rows, Yb}).mean();
   return f;
@@ -102,15 +111,18 @@ at::Tensor cross_entropy_forward(const at::Tensor& logits, const at::Tensor& Yb)
   return at::cross_entropy_loss(logits, Yb);
 }
 
-FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, Variance variance) {
+FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, Variance variance,
+                           const ForwardHook& hook) {
   check_batch(p, Xb, Yb);
+  const auto& H = hook;
   FusedForward f;
-  f.emb = at::embedding(p.C, Xb);  // = C[Xb], one kernel instead of advanced indexing
-  f.embcat = f.emb.view({f.emb.size(0), -1});
-  f.hprebn = f.embcat.matmul(p.W1) + p.b1;
+  f.emb = step(H, "emb", at::embedding(p.C, Xb));  // = C[Xb], one kernel instead of advanced indexing
+  f.embcat = step(H, "embcat", f.emb.view({f.emb.size(0), -1}));
+  f.hprebn = step(H, "hprebn", f.embcat.matmul(p.W1) + p.b1);
   f.bn = batchnorm_forward(f.hprebn, p.bngain, p.bnbias, variance);
-  f.h = at::tanh(f.bn.hpreact);
-  f.logits = f.h.matmul(p.W2) + p.b2;
+  f.bn.hpreact = step(H, "hpreact", f.bn.hpreact);
+  f.h = step(H, "h", at::tanh(f.bn.hpreact));
+  f.logits = step(H, "logits", f.h.matmul(p.W2) + p.b2);
   f.loss = cross_entropy_forward(f.logits, Yb);
   return f;
 }

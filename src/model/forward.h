@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,8 +46,14 @@ struct ChunkedForward {
   std::vector<std::pair<std::string, at::Tensor>> intermediates() const;
 };
 
+// Called after each forward line with the intermediate's name and value; it may replace the value,
+// and the rest of the forward then runs from the replacement (finite differences perturb
+// intermediates this way). An empty hook costs nothing.
+using ForwardHook = std::function<void(const std::string& name, at::Tensor& value)>;
+
 // Throws bpn::InputError if the batch has fewer than 2 rows (the variance divides by n-1).
-ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb);
+ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb,
+                               const ForwardHook& hook = {});
 
 enum class Variance {
   kUnbiased,  // divide by n-1 (Bessel): the notebook and the lecture train with it
@@ -86,8 +93,9 @@ struct FusedForward {
 };
 
 // The training forward: the same model, with the fused cross-entropy and BatchNorm.
+// The hook sees "emb", "embcat", "hprebn", "hpreact", "h" and "logits".
 FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb,
-                           Variance variance = Variance::kUnbiased);
+                           Variance variance = Variance::kUnbiased, const ForwardHook& hook = {});
 
 // Checks the batch shape against the parameters; throws bpn::InputError.
 void check_batch(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb);

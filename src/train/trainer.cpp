@@ -69,7 +69,7 @@ float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
   // p.data += -lr * grad, for the 7 parameters in one call.
   std::vector<at::Tensor> params, grads;
   for (const auto& [name, p] : s.params.named()) params.push_back(*p);
-  for (const auto& [name, g] : t.grads.named()) grads.push_back(g);
+  for (const auto& [name, g] : t.grads.params.named()) grads.push_back(g);
   at::_foreach_add_(params, grads, -cfg.lr_at(s.step));
   const float loss = t.forward.loss.item<float>();
   s.losses.push_back(loss);
@@ -114,7 +114,7 @@ Comparisons compare_in(at::ScalarType dtype, const model::Params& params, const 
   }
   const auto forward = model::fused_forward(leaf, Xb, Yb);
   forward.loss.backward();
-  const auto manual = model::fused_backward(leaf, forward, Xb, Yb).named();
+  const auto manual = model::fused_backward(leaf, forward, Xb, Yb).params.named();
   Comparisons out;
   for (std::size_t i = 0; i < leaves.size(); ++i) {
     const auto c = verify::compare(manual[i].first, manual[i].second, leaves[i].second->grad());

@@ -47,7 +47,7 @@ TrainState init_state(const TrainConfig& cfg, const data::Dataset& data);
 struct StepTensors {
   model::Batch batch;
   model::FusedForward forward;
-  model::ParamGrads grads;
+  model::FusedGrads grads;
 };
 
 // One SGD step: draw a batch from g, fused forward, hand-derived backward, p -= lr * grad.

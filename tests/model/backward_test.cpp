@@ -8,50 +8,21 @@
 #include <map>
 
 #include "support/grad_assert.h"
+#include "support/synthetic.h"
 #include "util/errors.h"
 #include "verify/environment.h"
 
 namespace bpn::model {
 namespace {
 
-struct Synthetic {
-  Params p;
-  at::Tensor Xb, Yb;
-};
-
-Synthetic synthetic(std::int64_t n, std::int64_t vocab, std::int64_t block, std::int64_t n_embd, std::int64_t n_hidden,
-                    std::uint64_t seed, at::ScalarType dtype = at::kFloat) {
-  ModelConfig cfg;
-  cfg.vocab_size = vocab;
-  cfg.block_size = block;
-  cfg.n_embd = n_embd;
-  cfg.n_hidden = n_hidden;
-  cfg.seed = seed;
-  cfg.dtype = dtype;
-  auto init = init_params(cfg);
-  at::Generator g = at::detail::createCPUGenerator(seed + 7);
-  Synthetic s{init.params, at::randint(0, vocab, {n, block}, g, at::kLong), at::randint(0, vocab, {n}, g, at::kLong)};
-  return s;
-}
-
-// Autograd references for all 26 tensors of the chunked graph.
-std::map<std::string, at::Tensor> autograd_grads(Params& p, ChunkedForward& f, const at::Tensor& Xb,
-                                                 const at::Tensor& Yb) {
-  p.set_requires_grad(true);
-  f = chunked_forward(p, Xb, Yb);
-  for (auto& [name, t] : f.intermediates()) t.retain_grad();
-  f.loss.backward();
-  std::map<std::string, at::Tensor> ref;
-  for (auto& [name, t] : f.intermediates()) ref[name] = t.grad();
-  for (auto& [name, t] : p.named()) ref[name] = t->grad();
-  return ref;
-}
+using bpn::testing::chunked_autograd;
+using bpn::testing::synthetic;
 
 TEST(ChunkedBackward, AllTwentySixMatchAutogradOnASyntheticBatch) {
   for (auto dtype : {at::kFloat, at::kDouble}) {
     auto s = synthetic(20, 11, 4, 5, 17, 3, dtype);
     ChunkedForward f;
-    auto ref = autograd_grads(s.p, f, s.Xb, s.Yb);
+    auto ref = chunked_autograd(s.p, f, s.Xb, s.Yb);
     const ChunkedGrads g = chunked_backward(s.p, f, s.Xb, s.Yb);
     ASSERT_EQ(g.named().size(), 26u);
     for (const auto& [name, manual] : g.named()) {
@@ -66,7 +37,7 @@ TEST(ChunkedBackward, AllTwentySixMatchAutogradOnASyntheticBatch) {
 TEST(ChunkedBackward, GradientsHaveTheShapesOfTheirTensors) {
   auto s = synthetic(8, 7, 3, 4, 6, 1);
   ChunkedForward f;
-  autograd_grads(s.p, f, s.Xb, s.Yb);
+  chunked_autograd(s.p, f, s.Xb, s.Yb);
   const ChunkedGrads g = chunked_backward(s.p, f, s.Xb, s.Yb);
   EXPECT_EQ(g.params.dbngain.sizes(), (at::IntArrayRef{1, 6}));  // not [6]
   EXPECT_EQ(g.params.db1.sizes(), (at::IntArrayRef{6}));         // not [1, 6]
@@ -192,7 +163,7 @@ TEST(FusedBackward, ParameterGradientsMatchAutogradOfTheFusedForward) {
   s.p.set_requires_grad(true);
   const FusedForward f = fused_forward(s.p, s.Xb, s.Yb);
   f.loss.backward();
-  const ParamGrads g = fused_backward(s.p, f, s.Xb, s.Yb);
+  const ParamGrads g = fused_backward(s.p, f, s.Xb, s.Yb).params;
   for (const auto& [name, manual] : g.named()) {
     SCOPED_TRACE(name);
     const at::Tensor* param = nullptr;

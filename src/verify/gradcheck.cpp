@@ -1,0 +1,238 @@
+#include "verify/gradcheck.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "model/backward.h"
+#include "model/forward.h"
+#include "model/params.h"
+#include "util/errors.h"
+
+namespace bpn::verify {
+
+namespace {
+
+using LossFn = std::function<double(const model::Params&, const model::ForwardHook&)>;
+
+// Central differences for every element of `base`, which is either a parameter of `params`
+// (param != nullptr) or the intermediate `name`, replaced through the hook.
+at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, const std::string& name,
+                            const at::Tensor& base, at::Tensor* param, double eps) {
+  at::Tensor perturbed = base.detach().to(at::kDouble).contiguous().clone();
+  at::Tensor grad = at::zeros_like(perturbed);
+  double* x = perturbed.data_ptr<double>();
+  double* g = grad.data_ptr<double>();
+  model::Params p = params;  // shallow: only the perturbed parameter is swapped
+  model::ForwardHook hook;
+  if (param != nullptr) {
+    for (auto& [pname, t] : p.named()) {
+      if (pname == name) *t = perturbed;
+    }
+  } else {
+    hook = [&](const std::string& step, at::Tensor& value) {
+      if (step == name) value = perturbed.view(value.sizes());
+    };
+  }
+  for (std::int64_t k = 0; k < perturbed.numel(); ++k) {
+    const double original = x[k];
+    x[k] = original + eps;
+    const double plus = loss(p, hook);
+    x[k] = original - eps;
+    const double minus = loss(p, hook);
+    x[k] = original;
+    g[k] = (plus - minus) / (2.0 * eps);
+  }
+  return grad;
+}
+
+GradcheckRow compare_three(const std::string& graph, const std::string& name, const at::Tensor& manual,
+                           const at::Tensor& autograd, const at::Tensor& numeric, const GradcheckTolerance& tol) {
+  GradcheckRow row;
+  row.graph = graph;
+  row.name = name;
+  row.shape = numeric.sizes().vec();
+  const at::Tensor n = numeric.to(at::kDouble);
+  row.numeric_max = n.abs().max().item<double>();
+  auto measure = [&](const at::Tensor& g, double& abs_err, double& rel_err, bool& pass) {
+    if (!g.defined() || g.sizes() != numeric.sizes()) {
+      abs_err = rel_err = std::nan("");
+      pass = false;
+      return;
+    }
+    const at::Tensor diff = (g.detach().to(at::kCPU).to(at::kDouble) - n).abs();
+    abs_err = diff.max().item<double>();
+    // Normwise; undefined (NaN, printed "-") for a gradient that is zero at the tolerance's scale.
+    rel_err = row.numeric_max >= tol.atol ? abs_err / row.numeric_max : std::nan("");
+    pass = (diff <= tol.atol + tol.rtol * n.abs()).all().item<bool>();
+  };
+  measure(manual, row.manual_abs, row.manual_rel, row.manual_pass);
+  measure(autograd, row.autograd_abs, row.autograd_rel, row.autograd_pass);
+  return row;
+}
+
+model::Params to_double(const model::Params& p) {
+  model::Params out;
+  auto dst = out.named();
+  const auto src = p.named();
+  for (std::size_t i = 0; i < dst.size(); ++i) *dst[i].second = src[i].second->detach().to(at::kCPU).to(at::kDouble);
+  return out;
+}
+
+}  // namespace
+
+GradcheckTolerance gradcheck_tolerance(at::ScalarType dtype) {
+  // See docs/derivations.md#finite-differences for the error budget behind these numbers.
+  if (dtype == at::kDouble) return {1e-6, 1e-8, 1e-5};
+  return {1e-6, 1e-6, 1e-4};
+}
+
+GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg) {
+  if (cfg.batch_size < 2) {
+    throw InputError("batch size " + std::to_string(cfg.batch_size) +
+                     " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
+  }
+  model::ModelConfig mc;
+  mc.vocab_size = data.vocab.size();
+  mc.block_size = data.block_size;
+  mc.n_embd = cfg.n_embd;
+  mc.n_hidden = cfg.n_hidden;
+  mc.seed = cfg.seed;
+  mc.dtype = cfg.dtype;
+  mc.device = cfg.device;
+  auto [params, g] = model::init_params(mc);
+  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g, cfg.device);
+  const at::Tensor Xcpu = batch.Xb.to(at::kCPU), Ycpu = batch.Yb.to(at::kCPU);
+
+  GradcheckReport report;
+  report.env = current_environment(cfg.dtype, cfg.device);
+  report.tolerance = gradcheck_tolerance(cfg.dtype);
+  const auto& tol = report.tolerance;
+  const model::Params p64 = to_double(params);
+
+  // ---- The chunked graph: 19 intermediates + 7 parameters --------------------------------------
+  {
+    model::Params p = params;
+    for (auto& [name, t] : p.named()) *t = t->detach().clone().set_requires_grad(true);
+    model::ChunkedForward f = model::chunked_forward(p, batch.Xb, batch.Yb);
+    for (auto& [name, t] : f.intermediates()) t.retain_grad();
+    f.loss.backward();
+    std::map<std::string, at::Tensor> autograd;
+    for (const auto& [name, t] : f.intermediates()) autograd[name] = t.grad();
+    for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
+    const model::ChunkedGrads manual = model::chunked_backward(p, f, batch.Xb, batch.Yb);
+
+    at::NoGradGuard no_grad;
+    const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {
+      return model::chunked_forward(q, Xcpu, Ycpu, hook).loss.item<double>();
+    };
+    const model::ChunkedForward base = model::chunked_forward(p64, Xcpu, Ycpu);
+    std::map<std::string, at::Tensor> base_values;
+    for (const auto& [name, t] : base.intermediates()) base_values[name] = t;
+    model::Params p64_copy = p64;
+    for (const auto& [name, dmanual] : manual.named()) {
+      at::Tensor* param = nullptr;
+      for (auto& [pname, t] : p64_copy.named()) {
+        if (pname == name) param = t;
+      }
+      const at::Tensor value = param ? *param : base_values.at(name);
+      const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
+      report.rows.push_back(compare_three("chunked", name, dmanual, autograd.at(name), numeric, tol));
+    }
+  }
+
+  // ---- The fused graph (cross_entropy and BatchNorm in one go): 6 intermediates + 7 parameters --
+  {
+    model::Params p = params;
+    for (auto& [name, t] : p.named()) *t = t->detach().clone().set_requires_grad(true);
+    model::FusedForward f = model::fused_forward(p, batch.Xb, batch.Yb);
+    for (at::Tensor* t : {&f.logits, &f.h, &f.bn.hpreact, &f.hprebn, &f.embcat, &f.emb}) t->retain_grad();
+    f.loss.backward();
+    const std::map<std::string, at::Tensor> autograd = {
+        {"logits", f.logits.grad()}, {"h", f.h.grad()},           {"hpreact", f.bn.hpreact.grad()},
+        {"hprebn", f.hprebn.grad()}, {"embcat", f.embcat.grad()}, {"emb", f.emb.grad()},
+        {"C", p.C.grad()},           {"W1", p.W1.grad()},         {"b1", p.b1.grad()},
+        {"W2", p.W2.grad()},         {"b2", p.b2.grad()},         {"bngain", p.bngain.grad()},
+        {"bnbias", p.bnbias.grad()}};
+    const model::FusedGrads manual = model::fused_backward(p, f, batch.Xb, batch.Yb);
+
+    at::NoGradGuard no_grad;
+    const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {
+      return model::fused_forward(q, Xcpu, Ycpu, model::Variance::kUnbiased, hook).loss.item<double>();
+    };
+    const model::FusedForward base = model::fused_forward(p64, Xcpu, Ycpu);
+    const std::map<std::string, at::Tensor> base_values = {{"logits", base.logits},      {"h", base.h},
+                                                           {"hpreact", base.bn.hpreact}, {"hprebn", base.hprebn},
+                                                           {"embcat", base.embcat},      {"emb", base.emb}};
+    model::Params p64_copy = p64;
+    for (const auto& [name, dmanual] : manual.named()) {
+      at::Tensor* param = nullptr;
+      for (auto& [pname, t] : p64_copy.named()) {
+        if (pname == name) param = t;
+      }
+      const at::Tensor value = param ? *param : base_values.at(name);
+      const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
+      report.rows.push_back(compare_three("fused", name, dmanual, autograd.at(name), numeric, tol));
+    }
+  }
+
+  report.pass = true;
+  for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;
+  return report;
+}
+
+nlohmann::json GradcheckReport::to_json() const {
+  nlohmann::json rows_json = nlohmann::json::array();
+  for (const auto& r : rows) {
+    rows_json.push_back({{"graph", r.graph},
+                         {"name", r.name},
+                         {"shape", r.shape},
+                         {"numeric_max", r.numeric_max},
+                         {"manual_max_abs_err", r.manual_abs},
+                         {"manual_max_rel_err", r.manual_rel},
+                         {"autograd_max_abs_err", r.autograd_abs},
+                         {"autograd_max_rel_err", r.autograd_rel},
+                         {"manual_pass", r.manual_pass},
+                         {"autograd_pass", r.autograd_pass}});
+  }
+  return {{"dtype", env.dtype},     {"device", env.device}, {"eps", tolerance.eps}, {"atol", tolerance.atol},
+          {"rtol", tolerance.rtol}, {"rows", rows_json},    {"pass", pass}};
+}
+
+std::string format_gradcheck(const GradcheckReport& r) {
+  std::ostringstream os;
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "gradcheck: %s gradients vs central differences in float64 (eps %g); pass: |g - num| <= %g + %g*|num|\n",
+      r.env.dtype.c_str(), r.tolerance.eps, r.tolerance.atol, r.tolerance.rtol);
+  os << line;
+  std::string graph;
+  for (const auto& row : r.rows) {
+    if (row.graph != graph) {
+      graph = row.graph;
+      os << "\n" << (graph == "chunked" ? "chunked graph (Exercise 1)" : "fused graph (Exercises 2-4)") << "\n";
+      std::snprintf(line, sizeof line, "%-15s | %-10s | %-11s | %-11s | %-11s | %-11s | %s\n", "name", "max|num|",
+                    "manual abs", "manual rel", "autograd abs", "autograd rel", "result");
+      os << line;
+    }
+    auto rel = [](double v) {
+      char buf[32];
+      if (std::isnan(v)) return std::string("-");
+      std::snprintf(buf, sizeof buf, "%.3e", v);
+      return std::string(buf);
+    };
+    std::snprintf(line, sizeof line, "%-15s | %10.3e | %11.3e | %11s | %11.3e  | %11s | %s\n", row.name.c_str(),
+                  row.numeric_max, row.manual_abs, rel(row.manual_rel).c_str(), row.autograd_abs,
+                  rel(row.autograd_rel).c_str(),
+                  row.manual_pass && row.autograd_pass ? "ok"
+                  : !row.manual_pass                   ? "FAIL (manual)"
+                                                       : "FAIL (autograd)");
+    os << line;
+  }
+  os << "\n" << (r.pass ? "PASS" : "FAIL") << ": every gradient within tolerance of the numeric one\n";
+  return os.str();
+}
+
+}  // namespace bpn::verify
