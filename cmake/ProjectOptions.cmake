@@ -15,7 +15,17 @@ function(bpninja_set_sanitizers target)
   endif()
 endfunction()
 
+# The fuzz preset (clang) sets BPNINJA_FUZZ=ON: the library gets coverage instrumentation and
+# ASan/UBSan, and fuzz/ adds the libFuzzer targets.
+option(BPNINJA_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
+function(bpninja_set_fuzz_instrumentation target)
+  if(BPNINJA_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+  endif()
+endfunction()
+
 function(bpninja_configure_target target)
   bpninja_set_warnings(${target})
   bpninja_set_sanitizers(${target})
+  bpninja_set_fuzz_instrumentation(${target})
 endfunction()

@@ -22,7 +22,7 @@ struct CheckArgs {
   std::string data = "data/names.txt";
   std::int64_t n_hidden = 64;
   std::int64_t batch_size = 32;
-  std::uint64_t seed = model::kNotebookSeed;
+  std::string seed = std::to_string(model::kNotebookSeed);
   std::string exercise = "all";
   std::string json;
   std::string dtype = "float32";
@@ -38,7 +38,7 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   cfg.n_hidden = a.n_hidden;
   require_batch_size(a.batch_size);
   cfg.batch_size = a.batch_size;
-  cfg.seed = a.seed;
+  cfg.seed = parse_seed("--seed", a.seed);
   cfg.dtype = parse_dtype(a.dtype);
   cfg.device = parse_device(a.device);
   if (a.exercise == "all") {

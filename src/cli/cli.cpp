@@ -25,6 +25,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   add_gradcheck_command(app, action, out);
 
   try {
+    for (int i = 2; i < argc; ++i) {  // CLI11 reads an empty value as 0 for numbers
+      if (argv[i][0] == '\0' && argv[i - 1][0] == '-') {
+        err << "bpninja: error: option " << argv[i - 1] << " was given an empty value; give a value or leave it out\n";
+        return kExitBadInput;
+      }
+    }
     if (argc > 1 && argv[1][0] != '-') {
       const auto known = app.get_subcommands([&](const CLI::App* sub) { return sub->get_name() == argv[1]; });
       if (known.empty()) {

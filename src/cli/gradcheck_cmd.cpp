@@ -15,7 +15,7 @@ struct GradcheckArgs {
   std::string data = "data/names.txt";
   std::int64_t n_hidden = 64;
   std::int64_t batch_size = 32;
-  std::uint64_t seed = model::kNotebookSeed;
+  std::string seed = std::to_string(model::kNotebookSeed);
   std::string dtype = "float64";
   std::string device = "cpu";
   std::string json;
@@ -41,7 +41,7 @@ void add_gradcheck_command(CLI::App& app, std::function<int()>& action, std::ost
       require_batch_size(a->batch_size);
       cfg.n_hidden = a->n_hidden;
       cfg.batch_size = a->batch_size;
-      cfg.seed = a->seed;
+      cfg.seed = parse_seed("--seed", a->seed);
       cfg.dtype = parse_dtype(a->dtype);
       cfg.device = parse_device(a->device);
       if (!a->json.empty()) util::check_writable(a->json, "--json");

@@ -36,4 +36,18 @@ void require_batch_size(std::int64_t batch_size) {
   require_range("--batch-size", batch_size, 2, 1 << 20);
 }
 
+std::uint64_t parse_seed(const std::string& option, const std::string& text) {
+  const std::string allowed = option + " must be a whole number from 0 to 18446744073709551615";
+  if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(allowed + " (got '" + text + "')");
+  }
+  std::uint64_t value = 0;
+  for (char c : text) {
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) throw InputError(allowed + " (got '" + text + "': too large)");
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 }  // namespace bpn::cli

@@ -15,4 +15,7 @@ at::Device parse_device(const std::string& name);     // cpu | cuda (checked aga
 void require_range(const std::string& option, std::int64_t value, std::int64_t lo, std::int64_t hi);
 void require_batch_size(std::int64_t batch_size);
 
+// A seed: a whole number from 0 to 2^64-1, digits only (CLI11 would wrap "-1" to 2^64-1).
+std::uint64_t parse_seed(const std::string& option, const std::string& text);
+
 }  // namespace bpn::cli

@@ -13,7 +13,7 @@ namespace {
 struct SampleArgs {
   std::string model;
   std::int64_t count = 20;
-  std::uint64_t seed = model::kNotebookSeed + 10;
+  std::string seed = std::to_string(model::kNotebookSeed + 10);
 };
 }  // namespace
 
@@ -25,9 +25,10 @@ void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostrea
   cmd->add_option("--seed", a->seed, "Seed of the sampling generator")->capture_default_str();
   cmd->callback([a, &action, &out] {
     action = [a, &out] {
-      require_range("-n", a->count, 1, 100000);
+      require_range("-n/--count", a->count, 1, 100000);
+      parse_seed("--seed", a->seed);  // before loading anything
       const train::Checkpoint c = train::load_checkpoint(a->model);
-      for (const auto& name : train::sample_names(c, a->count, a->seed)) out << name << "\n";
+      for (const auto& name : train::sample_names(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
       return kExitOk;
     };
   });

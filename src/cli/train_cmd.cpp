@@ -32,7 +32,7 @@ struct TrainArgs {
   std::int64_t decay_step = 100000;
   std::int64_t n_hidden = 200;
   std::int64_t batch_size = 32;
-  std::uint64_t seed = model::kNotebookSeed;
+  std::string seed = std::to_string(model::kNotebookSeed);
   std::string dtype = "float32";
   std::int64_t verify_every = 0;
   std::int64_t checkpoint_every = 10000;
@@ -60,7 +60,7 @@ train::TrainConfig config_from(const TrainArgs& a) {
   require_range("--decay-step", a.decay_step, 0, std::int64_t{1} << 40);
   c.n_hidden = a.n_hidden;
   c.batch_size = a.batch_size;
-  c.seed = a.seed;
+  c.seed = parse_seed("--seed", a.seed);
   c.lr = a.lr;
   c.lr_decayed = a.lr_decayed;
   c.decay_step = a.decay_step;

@@ -156,24 +156,25 @@ std::vector<Word> read_words(const std::string& path) {
 }
 
 Split build_split(const std::vector<Word>& words, const Vocab& vocab, int block_size) {
-  std::vector<std::int64_t> xs, ys;
+  // Rows are counted first and the tensors filled in place: memory is the int64 tensors themselves.
+  std::int64_t rows = 0;
+  for (const auto& w : words) rows += static_cast<std::int64_t>(w.size()) + 1;
+  Split s;
+  s.X = at::empty({rows, block_size}, at::kLong);
+  s.Y = at::empty({rows}, at::kLong);
+  std::int64_t* x = s.X.data_ptr<std::int64_t>();
+  std::int64_t* y = s.Y.data_ptr<std::int64_t>();
   std::vector<std::int64_t> context(static_cast<std::size_t>(block_size));
   for (const auto& w : words) {
     std::fill(context.begin(), context.end(), 0);
     for (std::size_t i = 0; i <= w.size(); ++i) {
       const std::int64_t ix = i < w.size() ? vocab.stoi.at(w[i]) : 0;
-      xs.insert(xs.end(), context.begin(), context.end());
-      ys.push_back(ix);
-      if (block_size > 0) {  // context = context[1:] + [ix]
-        std::rotate(context.begin(), context.begin() + 1, context.end());
-        context.back() = ix;
-      }
+      x = std::copy(context.begin(), context.end(), x);
+      *y++ = ix;
+      std::rotate(context.begin(), context.begin() + 1, context.end());  // context = context[1:] + [ix]
+      context.back() = ix;
     }
   }
-  const auto rows = static_cast<std::int64_t>(ys.size());
-  Split s;
-  s.X = at::tensor(xs, at::kLong).view({rows, block_size});
-  s.Y = at::tensor(ys, at::kLong);
   return s;
 }
 
@@ -201,7 +202,12 @@ Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuf
 }
 
 Dataset load_dataset(const std::string& path, int block_size, std::uint64_t shuffle_seed) {
-  return make_dataset(read_words(path), block_size, shuffle_seed);
+  std::vector<Word> words = read_words(path);
+  try {
+    return make_dataset(std::move(words), block_size, shuffle_seed);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  }
 }
 
 }  // namespace bpn::data

@@ -118,7 +118,7 @@ bool ExerciseReport::pass() const {
   return true;
 }
 
-CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
+Experiment make_experiment(const data::Dataset& data, const CheckConfig& cfg) {
   if (cfg.batch_size < 2) {
     throw InputError("batch size " + std::to_string(cfg.batch_size) +
                      " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
@@ -131,18 +131,22 @@ CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
   mc.seed = cfg.seed;
   mc.dtype = cfg.dtype;
   mc.device = cfg.device;
+  auto [params, g] = model::init_params(mc);
+  model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g, cfg.device);
+  return {std::move(params), std::move(batch)};
+}
 
+CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
+  auto [params, batch] = make_experiment(data, cfg);
   CheckReport r;
   r.env = current_environment(cfg.dtype, cfg.device);
-  r.config = {{"vocab_size", mc.vocab_size},    {"block_size", mc.block_size},  {"n_embd", mc.n_embd},
-              {"n_hidden", mc.n_hidden},        {"batch_size", cfg.batch_size}, {"seed", cfg.seed},
+  r.config = {{"vocab_size", data.vocab.size()}, {"block_size", data.block_size}, {"n_embd", cfg.n_embd},
+              {"n_hidden", cfg.n_hidden},        {"batch_size", cfg.batch_size},  {"seed", cfg.seed},
               {"train_rows", data.train.rows()}};
   r.train_rows = data.train.rows();
   r.dev_rows = data.dev.rows();
   r.test_rows = data.test.rows();
 
-  auto [params, g] = model::init_params(mc);
-  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g, cfg.device);
   const auto ix = batch.ix.contiguous();
   r.ix.assign(ix.data_ptr<std::int64_t>(), ix.data_ptr<std::int64_t>() + ix.numel());
 

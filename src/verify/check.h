@@ -16,6 +16,7 @@
 
 #include "data/dataset.h"
 #include "model/config.h"
+#include "model/params.h"
 #include "verify/compare.h"
 #include "verify/environment.h"
 #include "verify/ledger.h"
@@ -66,6 +67,14 @@ struct CheckReport {
 
   nlohmann::json to_json() const;
 };
+
+// The notebook's setup for a configuration: parameters (init_params) and the batch drawn from g.
+// Throws bpn::InputError for a batch below 2 (the variance divides by n-1).
+struct Experiment {
+  model::Params params;
+  model::Batch batch;
+};
+Experiment make_experiment(const data::Dataset& data, const CheckConfig& config);
 
 // Runs the experiment and fills every comparison. Expectations are not applied yet.
 CheckReport run_check(const data::Dataset& data, const CheckConfig& config);

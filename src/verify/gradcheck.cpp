@@ -88,93 +88,79 @@ GradcheckTolerance gradcheck_tolerance(at::ScalarType dtype) {
   return {1e-6, 1e-6, 1e-4};
 }
 
-GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg) {
-  if (cfg.batch_size < 2) {
-    throw InputError("batch size " + std::to_string(cfg.batch_size) +
-                     " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
+namespace {
+// For each named manual gradient: the numeric gradient of `loss` in float64 with respect to the
+// parameter of that name, or else to the intermediate of that name (its float64 value in
+// `intermediates`), compared three ways.
+void check_graph(const std::string& graph, const std::vector<std::pair<std::string, at::Tensor>>& manual,
+                 const std::map<std::string, at::Tensor>& autograd, const LossFn& loss, const model::Params& p64,
+                 const std::map<std::string, at::Tensor>& intermediates, const GradcheckTolerance& tol,
+                 std::vector<GradcheckRow>& rows) {
+  model::Params p64_copy = p64;
+  for (const auto& [name, dmanual] : manual) {
+    at::Tensor* param = nullptr;
+    for (auto& [pname, t] : p64_copy.named()) {
+      if (pname == name) param = t;
+    }
+    const at::Tensor value = param ? *param : intermediates.at(name);
+    const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
+    rows.push_back(compare_three(graph, name, dmanual, autograd.at(name), numeric, tol));
   }
-  model::ModelConfig mc;
-  mc.vocab_size = data.vocab.size();
-  mc.block_size = data.block_size;
-  mc.n_embd = cfg.n_embd;
-  mc.n_hidden = cfg.n_hidden;
-  mc.seed = cfg.seed;
-  mc.dtype = cfg.dtype;
-  mc.device = cfg.device;
-  auto [params, g] = model::init_params(mc);
-  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g, cfg.device);
-  const at::Tensor Xcpu = batch.Xb.to(at::kCPU), Ycpu = batch.Yb.to(at::kCPU);
+}
 
+model::Params fresh_leaves(const model::Params& params) {
+  model::Params p = params;
+  for (auto& [name, t] : p.named()) *t = t->detach().clone().set_requires_grad(true);
+  return p;
+}
+}  // namespace
+
+GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg) {
+  const auto [params, batch] = make_experiment(data, cfg);
+  const at::Tensor Xcpu = batch.Xb.to(at::kCPU), Ycpu = batch.Yb.to(at::kCPU);
   GradcheckReport report;
   report.env = current_environment(cfg.dtype, cfg.device);
   report.tolerance = gradcheck_tolerance(cfg.dtype);
-  const auto& tol = report.tolerance;
   const model::Params p64 = to_double(params);
 
-  // ---- The chunked graph: 19 intermediates + 7 parameters --------------------------------------
-  {
-    model::Params p = params;
-    for (auto& [name, t] : p.named()) *t = t->detach().clone().set_requires_grad(true);
+  {  // The chunked graph: 19 intermediates + 7 parameters.
+    model::Params p = fresh_leaves(params);
     model::ChunkedForward f = model::chunked_forward(p, batch.Xb, batch.Yb);
     for (auto& [name, t] : f.intermediates()) t.retain_grad();
     f.loss.backward();
     std::map<std::string, at::Tensor> autograd;
     for (const auto& [name, t] : f.intermediates()) autograd[name] = t.grad();
     for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
-    const model::ChunkedGrads manual = model::chunked_backward(p, f, batch.Xb, batch.Yb);
+    const auto manual = model::chunked_backward(p, f, batch.Xb, batch.Yb).named();
 
     at::NoGradGuard no_grad;
     const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {
       return model::chunked_forward(q, Xcpu, Ycpu, hook).loss.item<double>();
     };
-    const model::ChunkedForward base = model::chunked_forward(p64, Xcpu, Ycpu);
-    std::map<std::string, at::Tensor> base_values;
-    for (const auto& [name, t] : base.intermediates()) base_values[name] = t;
-    model::Params p64_copy = p64;
-    for (const auto& [name, dmanual] : manual.named()) {
-      at::Tensor* param = nullptr;
-      for (auto& [pname, t] : p64_copy.named()) {
-        if (pname == name) param = t;
-      }
-      const at::Tensor value = param ? *param : base_values.at(name);
-      const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
-      report.rows.push_back(compare_three("chunked", name, dmanual, autograd.at(name), numeric, tol));
-    }
+    std::map<std::string, at::Tensor> values;
+    for (const auto& [name, t] : model::chunked_forward(p64, Xcpu, Ycpu).intermediates()) values[name] = t;
+    check_graph("chunked", manual, autograd, loss, p64, values, report.tolerance, report.rows);
   }
-
-  // ---- The fused graph (cross_entropy and BatchNorm in one go): 6 intermediates + 7 parameters --
-  {
-    model::Params p = params;
-    for (auto& [name, t] : p.named()) *t = t->detach().clone().set_requires_grad(true);
+  {  // The fused graph (cross_entropy and BatchNorm in one go): 6 intermediates + 7 parameters.
+    model::Params p = fresh_leaves(params);
     model::FusedForward f = model::fused_forward(p, batch.Xb, batch.Yb);
     for (at::Tensor* t : {&f.logits, &f.h, &f.bn.hpreact, &f.hprebn, &f.embcat, &f.emb}) t->retain_grad();
     f.loss.backward();
-    const std::map<std::string, at::Tensor> autograd = {
-        {"logits", f.logits.grad()}, {"h", f.h.grad()},           {"hpreact", f.bn.hpreact.grad()},
-        {"hprebn", f.hprebn.grad()}, {"embcat", f.embcat.grad()}, {"emb", f.emb.grad()},
-        {"C", p.C.grad()},           {"W1", p.W1.grad()},         {"b1", p.b1.grad()},
-        {"W2", p.W2.grad()},         {"b2", p.b2.grad()},         {"bngain", p.bngain.grad()},
-        {"bnbias", p.bnbias.grad()}};
-    const model::FusedGrads manual = model::fused_backward(p, f, batch.Xb, batch.Yb);
+    std::map<std::string, at::Tensor> autograd = {{"logits", f.logits.grad()},      {"h", f.h.grad()},
+                                                  {"hpreact", f.bn.hpreact.grad()}, {"hprebn", f.hprebn.grad()},
+                                                  {"embcat", f.embcat.grad()},      {"emb", f.emb.grad()}};
+    for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
+    const auto manual = model::fused_backward(p, f, batch.Xb, batch.Yb).named();
 
     at::NoGradGuard no_grad;
     const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {
       return model::fused_forward(q, Xcpu, Ycpu, model::Variance::kUnbiased, hook).loss.item<double>();
     };
     const model::FusedForward base = model::fused_forward(p64, Xcpu, Ycpu);
-    const std::map<std::string, at::Tensor> base_values = {{"logits", base.logits},      {"h", base.h},
-                                                           {"hpreact", base.bn.hpreact}, {"hprebn", base.hprebn},
-                                                           {"embcat", base.embcat},      {"emb", base.emb}};
-    model::Params p64_copy = p64;
-    for (const auto& [name, dmanual] : manual.named()) {
-      at::Tensor* param = nullptr;
-      for (auto& [pname, t] : p64_copy.named()) {
-        if (pname == name) param = t;
-      }
-      const at::Tensor value = param ? *param : base_values.at(name);
-      const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
-      report.rows.push_back(compare_three("fused", name, dmanual, autograd.at(name), numeric, tol));
-    }
+    const std::map<std::string, at::Tensor> values = {{"logits", base.logits},      {"h", base.h},
+                                                      {"hpreact", base.bn.hpreact}, {"hprebn", base.hprebn},
+                                                      {"embcat", base.embcat},      {"emb", base.emb}};
+    check_graph("fused", manual, autograd, loss, p64, values, report.tolerance, report.rows);
   }
 
   report.pass = true;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/cli_runner.h"
 #include "support/names.h"
 #include "verify/environment.h"
 
@@ -16,19 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result run_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "bpninja");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int status = run(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {status, out.str(), err.str()};
-}
+using Result = bpn::testing::CliResult;
+using bpn::testing::run_cli;
 
 void expect_one_line_error(const Result& r, const std::string& needle) {
   EXPECT_EQ(r.status, kExitBadInput) << r.err;

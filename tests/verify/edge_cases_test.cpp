@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "model/backward.h"
+#include "support/cli_runner.h"
 #include "support/grad_assert.h"
 #include "support/names.h"
 #include "support/synthetic.h"
@@ -123,10 +124,9 @@ TEST(EdgeCase, BatchSizeOneIsRejectedByTheLibrary) {
 
 TEST(EdgeCase, BatchSizeOneIsRejectedByTheCli) {
   for (const char* command : {"check", "gradcheck", "train"}) {
-    std::vector<const char*> argv{"bpninja", command, "--batch-size", "1"};
-    std::ostringstream out, err;
-    EXPECT_EQ(cli::run(static_cast<int>(argv.size()), argv.data(), out, err), cli::kExitBadInput) << command;
-    EXPECT_NE(err.str().find("n-1"), std::string::npos) << err.str();
+    const auto r = bpn::testing::run_cli({command, "--batch-size", "1"});
+    EXPECT_EQ(r.status, cli::kExitBadInput) << command;
+    EXPECT_NE(r.err.find("n-1"), std::string::npos) << r.err;
   }
 }
 
