@@ -1,14 +1,26 @@
 // libFuzzer target: the checkpoint reader. Any input must either parse into a consistent checkpoint
 // or raise bpn::InputError; a crash, a read past the end or another exception is a bug.
+//
+// Two modes, chosen by the first byte. Even: the bytes are the file as it is, so the checksum
+// rejects almost every mutation. Odd: the rest of the input is a file body and the correct checksum
+// is appended, so mutations reach the header and tensor validation behind the checksum.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "train/checkpoint.h"
 #include "util/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  if (size > 0 && (data[0] & 1) != 0) {
+    bytes.erase(0, 1);
+    const std::uint64_t checksum = bpn::train::fnv1a64(bytes.data(), bytes.size());
+    char tail[sizeof checksum];
+    std::memcpy(tail, &checksum, sizeof checksum);
+    bytes.append(tail, sizeof tail);
+  }
   try {
     const bpn::train::Checkpoint c = bpn::train::parse_checkpoint(bytes, "fuzz.bpn");
     // A parsed checkpoint is usable: its shapes agree, so a forward pass must run.
