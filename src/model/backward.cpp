@@ -2,7 +2,10 @@
 // derivation. docs/derivations.md is the one home of the math; the comments here are reminders.
 #include "model/backward.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 namespace bpn::model {
 
@@ -185,10 +188,73 @@ at::Tensor emb_backward(const at::Tensor& demb, const at::Tensor& Xb, const at::
 
 // ---- Exercises 2 and 3 ------------------------------------------------------------------------
 
+// The training step calls the closed forms every step. On the CPU they run as plain loops: the
+// tensor-op versions are ~10 ATen calls each, and at these sizes (n = 32) the per-call overhead is
+// most of their cost. Both versions evaluate the same formula; tests compare them (allclose).
+namespace {
+
+template <typename T>
+void cross_entropy_backward_loop(const T* logits, const std::int64_t* Y, std::int64_t n, std::int64_t V, T* out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T* row = logits + i * V;
+    T* d = out + i * V;
+    const T row_max = *std::max_element(row, row + V);
+    T sum = 0;
+    for (std::int64_t j = 0; j < V; ++j) sum += (d[j] = std::exp(row[j] - row_max));  // softmax(logits)
+    const std::int64_t y = Y[i];
+    if (y < 0 || y >= V) throw std::out_of_range("cross_entropy_backward: target index out of range");
+    for (std::int64_t j = 0; j < V; ++j) d[j] /= sum;
+    d[y] -= T{1};                                                    // - onehot(Yb)
+    for (std::int64_t j = 0; j < V; ++j) d[j] /= static_cast<T>(n);  // / n
+  }
+}
+
+template <typename T>
+void batchnorm_backward_loop(const T* dy, const T* x_hat, const T* var_inv, const T* gain, std::int64_t n,
+                             std::int64_t H, T n_over_d, T* dx, T* dgain, T* dbias) {
+  std::fill(dgain, dgain + H, T{0});
+  std::fill(dbias, dbias + H, T{0});
+  for (std::int64_t i = 0; i < n; ++i) {  // the two batch sums
+    for (std::int64_t j = 0; j < H; ++j) {
+      dbias[j] += dy[i * H + j];
+      dgain[j] += dy[i * H + j] * x_hat[i * H + j];
+    }
+  }
+  std::vector<T> k(static_cast<std::size_t>(H));  // bngain * bnvar_inv / n
+  for (std::int64_t j = 0; j < H; ++j) k[static_cast<std::size_t>(j)] = gain[j] * var_inv[j] / static_cast<T>(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      const std::int64_t e = i * H + j;
+      dx[e] = k[static_cast<std::size_t>(j)] * (static_cast<T>(n) * dy[e] - dbias[j] - n_over_d * x_hat[e] * dgain[j]);
+    }
+  }
+}
+
+bool loop_friendly(std::initializer_list<const at::Tensor*> tensors) {
+  for (const at::Tensor* t : tensors) {
+    if (!t->device().is_cpu() || (t->scalar_type() != at::kFloat && t->scalar_type() != at::kDouble)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 // Forward: loss = F.cross_entropy(logits, Yb) = -mean_i log softmax(logits_i)[Yb[i]]
 // Closed form: dlogits = (softmax(logits) - onehot(Yb)) / n
 // See docs/derivations.md#cross_entropy_backward
 at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb) {
+  if (!loop_friendly({&logits}) || !Yb.device().is_cpu()) return cross_entropy_backward_ops(logits, Yb);
+  const at::Tensor l = logits.contiguous();
+  const at::Tensor y = Yb.to(at::kLong).contiguous();
+  at::Tensor dlogits = at::empty_like(l);
+  AT_DISPATCH_FLOATING_TYPES(l.scalar_type(), "cross_entropy_backward", [&] {
+    cross_entropy_backward_loop(l.data_ptr<scalar_t>(), y.data_ptr<std::int64_t>(), l.size(0), l.size(1),
+                                dlogits.data_ptr<scalar_t>());
+  });
+  return dlogits;
+}
+
+at::Tensor cross_entropy_backward_ops(const at::Tensor& logits, const at::Tensor& Yb) {
   const auto n = logits.size(0);
   at::Tensor dlogits = at::softmax(logits, 1);                                         // softmax(logits)
   dlogits.scatter_add_(1, Yb.view({n, 1}), at::full({n, 1}, -1.0, logits.options()));  // - onehot(Yb)
@@ -197,10 +263,33 @@ at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb
 
 // Forward: hpreact = bngain * (hprebn - mean) * (var + 1e-5)^-0.5 + bnbias, var divided by d
 // Closed form: dhprebn = bngain*bnvar_inv/n * (n*dhpreact - sum_n dhpreact - (n/d)*bnraw*sum_n(dhpreact*bnraw))
-//              with d = n-1 (unbiased) or d = n (biased)
+//              with d = n-1 (unbiased) or d = n (biased); the two sums are dbnbias and dbngain
 // See docs/derivations.md#batchnorm_backward
 BatchNormGrads batchnorm_layer_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw,
                                         const at::Tensor& bnvar_inv, const at::Tensor& bngain, Variance variance) {
+  if (!loop_friendly({&dhpreact, &bnraw, &bnvar_inv, &bngain})) {
+    return batchnorm_layer_backward_ops(dhpreact, bnraw, bnvar_inv, bngain, variance);
+  }
+  const auto n = dhpreact.size(0), H = dhpreact.size(1);
+  const at::Tensor dy = dhpreact.contiguous(), x = bnraw.contiguous();
+  const at::Tensor s = bnvar_inv.contiguous(), g = bngain.contiguous();
+  BatchNormGrads out;
+  out.dhprebn = at::empty_like(dy);
+  out.dbngain = at::empty({1, H}, dy.options());
+  out.dbnbias = at::empty({1, H}, dy.options());
+  const double nd = static_cast<double>(n);
+  const double n_over_d = variance == Variance::kUnbiased ? nd / (nd - 1.0) : 1.0;
+  AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "batchnorm_layer_backward", [&] {
+    batchnorm_backward_loop(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
+                            g.data_ptr<scalar_t>(), n, H, static_cast<scalar_t>(n_over_d),
+                            out.dhprebn.data_ptr<scalar_t>(), out.dbngain.data_ptr<scalar_t>(),
+                            out.dbnbias.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+BatchNormGrads batchnorm_layer_backward_ops(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                            const at::Tensor& bnvar_inv, const at::Tensor& bngain, Variance variance) {
   const auto n = static_cast<double>(dhpreact.size(0));
   const double n_over_d = variance == Variance::kUnbiased ? n / (n - 1.0) : 1.0;
   BatchNormGrads g;

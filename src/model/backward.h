@@ -102,7 +102,9 @@ at::Tensor emb_backward(const at::Tensor& demb, const at::Tensor& Xb, const at::
 // ---- Exercises 2 and 3: the closed forms -------------------------------------------------------
 
 // loss = F.cross_entropy(logits, Yb)                          -> dlogits = (softmax(logits) - onehot(Yb)) / n
+// On the CPU one pass per row; on other devices (and as `_ops`) the same formula in tensor ops.
 at::Tensor cross_entropy_backward(const at::Tensor& logits, const at::Tensor& Yb);
+at::Tensor cross_entropy_backward_ops(const at::Tensor& logits, const at::Tensor& Yb);
 // hpreact = bngain * (hprebn - mean) / sqrt(var + 1e-5) + bnbias    -> dhprebn [n, H]
 // with var divided by n-1 (kUnbiased) or by n (kBiased).
 at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw, const at::Tensor& bnvar_inv,
@@ -115,9 +117,13 @@ struct BatchNormGrads {
   at::Tensor dbngain;  // [1, H]  sum_n dhpreact * bnraw
   at::Tensor dbnbias;  // [1, H]  sum_n dhpreact
 };
+// On the CPU two passes over [n, H]; on other devices (and as `_ops`) the same formula in tensor ops.
 BatchNormGrads batchnorm_layer_backward(const at::Tensor& dhpreact, const at::Tensor& bnraw,
                                         const at::Tensor& bnvar_inv, const at::Tensor& bngain,
                                         Variance variance = Variance::kUnbiased);
+BatchNormGrads batchnorm_layer_backward_ops(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                            const at::Tensor& bnvar_inv, const at::Tensor& bngain,
+                                            Variance variance = Variance::kUnbiased);
 
 // ---- Drivers -----------------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 #include "model/forward.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "util/errors.h"
 
 namespace bpn::model {
@@ -82,12 +85,73 @@ ChunkedForward chunked_forward(const Params& p, const at::Tensor& Xb, const at::
   return f;
 }
 
-BatchNormForward batchnorm_forward(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
-                                   Variance variance) {
+namespace {
+template <typename T>
+void batchnorm_forward_loop(const T* x, const T* gain, const T* bias, std::int64_t n, std::int64_t H, T divisor,
+                            T* mean, T* var, T* var_inv, T* x_hat, T* out) {
+  std::fill(mean, mean + H, T{0});
+  std::fill(var, var + H, T{0});
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) mean[j] += x[i * H + j];
+  }
+  for (std::int64_t j = 0; j < H; ++j) mean[j] /= static_cast<T>(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      const T deviation = x[i * H + j] - mean[j];
+      var[j] += deviation * deviation;
+    }
+  }
+  for (std::int64_t j = 0; j < H; ++j) {
+    var[j] /= divisor;
+    var_inv[j] = T{1} / std::sqrt(var[j] + static_cast<T>(kBnEps));
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      const std::int64_t e = i * H + j;
+      x_hat[e] = (x[e] - mean[j]) * var_inv[j];
+      out[e] = gain[j] * x_hat[e] + bias[j];
+    }
+  }
+}
+
+void require_two_rows(const at::Tensor& hprebn) {
   if (hprebn.size(0) < 2) {
     throw InputError("batch size " + std::to_string(hprebn.size(0)) +
                      " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
   }
+}
+}  // namespace
+
+BatchNormForward batchnorm_forward(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
+                                   Variance variance) {
+  require_two_rows(hprebn);
+  const bool loop = hprebn.device().is_cpu() && bngain.device().is_cpu() && bnbias.device().is_cpu() &&
+                    (hprebn.scalar_type() == at::kFloat || hprebn.scalar_type() == at::kDouble) &&
+                    bngain.scalar_type() == hprebn.scalar_type() && bnbias.scalar_type() == hprebn.scalar_type() &&
+                    !hprebn.requires_grad() && !bngain.requires_grad() && !bnbias.requires_grad();
+  // Anything autograd should see goes through the tensor ops.
+  if (!loop || at::GradMode::is_enabled()) return batchnorm_forward_ops(hprebn, bngain, bnbias, variance);
+  const auto n = hprebn.size(0), H = hprebn.size(1);
+  const at::Tensor x = hprebn.contiguous(), g = bngain.contiguous(), b = bnbias.contiguous();
+  BatchNormForward bn;
+  bn.bnmean = at::empty({1, H}, x.options());
+  bn.bnvar = at::empty({1, H}, x.options());
+  bn.bnvar_inv = at::empty({1, H}, x.options());
+  bn.bnraw = at::empty_like(x);
+  bn.hpreact = at::empty_like(x);
+  const double divisor = variance == Variance::kUnbiased ? static_cast<double>(n - 1) : static_cast<double>(n);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batchnorm_forward", [&] {
+    batchnorm_forward_loop(x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), n, H,
+                           static_cast<scalar_t>(divisor), bn.bnmean.data_ptr<scalar_t>(),
+                           bn.bnvar.data_ptr<scalar_t>(), bn.bnvar_inv.data_ptr<scalar_t>(),
+                           bn.bnraw.data_ptr<scalar_t>(), bn.hpreact.data_ptr<scalar_t>());
+  });
+  return bn;
+}
+
+BatchNormForward batchnorm_forward_ops(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
+                                       Variance variance) {
+  require_two_rows(hprebn);
   BatchNormForward bn;
   const auto n = static_cast<double>(hprebn.size(0));
   bn.bnmean = hprebn.mean({0}, /*keepdim=*/true);

@@ -72,8 +72,12 @@ struct BatchNormForward {
 // BatchNorm in one expression (Exercise 3):
 //   hpreact = bngain * (hprebn - hprebn.mean(0, keepdim)) / sqrt(hprebn.var(0, keepdim) + 1e-5) + bnbias
 // with the same tensors kept for the fused backward.
+// On the CPU, outside autograd, three passes over [n, H]; otherwise (and as `_ops`) the same in
+// tensor ops, which autograd can differentiate.
 BatchNormForward batchnorm_forward(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
                                    Variance variance = Variance::kUnbiased);
+BatchNormForward batchnorm_forward_ops(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,
+                                       Variance variance = Variance::kUnbiased);
 
 // The lecture's one-line hpreact_fast, written as it is there (for the forward comparison).
 at::Tensor hpreact_fast(const at::Tensor& hprebn, const at::Tensor& bngain, const at::Tensor& bnbias,

@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 
 #include "support/grad_assert.h"
@@ -180,6 +181,68 @@ TEST(Forward, BatchOfOneIsRejected) {
   EXPECT_THROW(chunked_forward(s.p, s.Xb, s.Yb), InputError);
   EXPECT_THROW(fused_forward(s.p, s.Xb, s.Yb), InputError);
 }
+
+}  // namespace
+}  // namespace bpn::model
+
+namespace bpn::model {
+namespace {
+
+// The CPU loops of the training step against the tensor-op versions of the same formulas (which
+// are what runs on other devices), both dtypes, several shapes.
+class LoopsMatchOps : public ::testing::TestWithParam<at::ScalarType> {};
+
+TEST_P(LoopsMatchOps, CrossEntropyBatchNormForwardAndBackward) {
+  at::Generator g = at::detail::createCPUGenerator(71);
+  const auto opt = at::TensorOptions().dtype(GetParam());
+  at::NoGradGuard no_grad;
+  for (auto [n, H, V] : std::vector<std::array<std::int64_t, 3>>{{2, 1, 2}, {3, 5, 4}, {32, 200, 27}, {57, 13, 9}}) {
+    SCOPED_TRACE("n " + std::to_string(n) + ", H " + std::to_string(H) + ", V " + std::to_string(V));
+    const at::Tensor logits = at::randn({n, V}, g, opt) * 3, Yb = at::randint(0, V, {n}, g, at::kLong);
+    EXPECT_GRAD_ALLCLOSE(cross_entropy_backward(logits, Yb), cross_entropy_backward_ops(logits, Yb));
+    const at::Tensor x = at::randn({n, H}, g, opt) * 2 + 1, gain = at::randn({1, H}, g, opt) + 1,
+                     bias = at::randn({1, H}, g, opt), dy = at::randn({n, H}, g, opt) / static_cast<double>(n);
+    for (Variance v : {Variance::kUnbiased, Variance::kBiased}) {
+      const auto loop = batchnorm_forward(x, gain, bias, v), ops = batchnorm_forward_ops(x, gain, bias, v);
+      EXPECT_GRAD_ALLCLOSE(loop.bnmean, ops.bnmean);
+      EXPECT_GRAD_ALLCLOSE(loop.bnvar, ops.bnvar);
+      EXPECT_GRAD_ALLCLOSE(loop.bnvar_inv, ops.bnvar_inv);
+      // bnraw = (x - mean) * bnvar_inv loses relative accuracy where x is close to the mean (the two
+      // means are summed in different orders): allclose in float64, in float32 within rounding of
+      // the terms' scale.
+      if (GetParam() == at::kDouble) {
+        EXPECT_GRAD_ALLCLOSE(loop.bnraw, ops.bnraw);
+        EXPECT_GRAD_ALLCLOSE(loop.hpreact, ops.hpreact);
+      } else {
+        const double raw_scale = x.abs().max().item<double>() * ops.bnvar_inv.max().item<double>();
+        const double bound = 8.0 * n * 1.2e-7 * raw_scale;
+        EXPECT_LE((loop.bnraw - ops.bnraw).abs().max().item<double>(), bound);
+        EXPECT_LE((loop.hpreact - ops.hpreact).abs().max().item<double>(),
+                  bound * gain.abs().max().item<double>() + 1.2e-7 * ops.hpreact.abs().max().item<double>());
+      }
+      const auto gl = batchnorm_layer_backward(dy, ops.bnraw, ops.bnvar_inv, gain, v);
+      const auto go = batchnorm_layer_backward_ops(dy, ops.bnraw, ops.bnvar_inv, gain, v);
+      EXPECT_GRAD_ALLCLOSE(gl.dbngain, go.dbngain);
+      EXPECT_GRAD_ALLCLOSE(gl.dbnbias, go.dbnbias);
+      // dhprebn is a difference of much larger terms (docs/derivations.md#float32-and-allclose):
+      // allclose in float64; in float32 within rounding of the terms' scale.
+      if (GetParam() == at::kDouble) {
+        EXPECT_GRAD_ALLCLOSE(gl.dhprebn, go.dhprebn);
+      } else {
+        const double scale = (gain.abs() * ops.bnvar_inv).max().item<double>() * dy.abs().max().item<double>();
+        EXPECT_LE((gl.dhprebn - go.dhprebn).abs().max().item<double>(), 8.0 * n * 1.2e-7 * scale);
+      }
+    }
+  }
+}
+
+TEST(LoopsMatchOps, TargetOutOfRangeIsRejected) {
+  at::NoGradGuard no_grad;
+  EXPECT_THROW(cross_entropy_backward(at::zeros({2, 3}), at::tensor({0, 3}, at::kLong)), std::out_of_range);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, LoopsMatchOps, ::testing::Values(at::kFloat, at::kDouble),
+                         [](const auto& info) { return dtype_name(info.param); });
 
 }  // namespace
 }  // namespace bpn::model
