@@ -108,8 +108,6 @@ class Progress {
   Clock::time_point start_;
 };
 
-std::string cfg_dtype_name(const train::TrainConfig& cfg) { return model::dtype_name(cfg.dtype); }
-
 train::Checkpoint make_checkpoint(const train::TrainState& state, const train::TrainConfig& cfg,
                                   const data::Dataset& data, const train::BatchNormStats& bn) {
   train::Checkpoint c;
@@ -237,7 +235,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   out << line;
   if (verified > 0) {
     out << "verified " << verified << " steps against autograd: float64 max maxdiff " << verify_maxdiff << "; "
-        << cfg_dtype_name(cfg) << " max maxdiff " << run_dtype_maxdiff << " (" << run_dtype_not_allclose
+        << model::dtype_name(cfg.dtype) << " max maxdiff " << run_dtype_maxdiff << " (" << run_dtype_not_allclose
         << " steps not allclose in that dtype)\n";
   }
   if (!a.json.empty()) {

@@ -17,16 +17,16 @@ namespace {
 using LossFn = std::function<double(const model::Params&, const model::ForwardHook&)>;
 
 // Central differences for every element of `base`, which is either a parameter of `params`
-// (param != nullptr) or the intermediate `name`, replaced through the hook.
+// (is_param) or the intermediate `name`, replaced through the hook.
 at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, const std::string& name,
-                            const at::Tensor& base, at::Tensor* param, double eps) {
+                            const at::Tensor& base, bool is_param, double eps) {
   at::Tensor perturbed = base.detach().to(at::kDouble).contiguous().clone();
   at::Tensor grad = at::zeros_like(perturbed);
   double* x = perturbed.data_ptr<double>();
   double* g = grad.data_ptr<double>();
   model::Params p = params;  // shallow: only the perturbed parameter is swapped
   model::ForwardHook hook;
-  if (param != nullptr) {
+  if (is_param) {
     for (auto& [pname, t] : p.named()) {
       if (pname == name) *t = perturbed;
     }
@@ -96,14 +96,13 @@ void check_graph(const std::string& graph, const std::vector<std::pair<std::stri
                  const std::map<std::string, at::Tensor>& autograd, const LossFn& loss, const model::Params& p64,
                  const std::map<std::string, at::Tensor>& intermediates, const GradcheckTolerance& tol,
                  std::vector<GradcheckRow>& rows) {
-  model::Params p64_copy = p64;
   for (const auto& [name, dmanual] : manual) {
-    at::Tensor* param = nullptr;
-    for (auto& [pname, t] : p64_copy.named()) {
+    const at::Tensor* param = nullptr;
+    for (const auto& [pname, t] : p64.named()) {
       if (pname == name) param = t;
     }
     const at::Tensor value = param ? *param : intermediates.at(name);
-    const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param, tol.eps);
+    const at::Tensor numeric = numeric_gradient(loss, p64, name, value, param != nullptr, tol.eps);
     rows.push_back(compare_three(graph, name, dmanual, autograd.at(name), numeric, tol));
   }
 }
