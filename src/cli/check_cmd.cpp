@@ -29,8 +29,18 @@ struct CheckArgs {
   std::string device = "cpu";
   std::string ledger = BPNINJA_DEFAULT_LEDGER;
   bool record_ledger = false;
+  bool require_ledger = false;
+  bool accept_regression = false;
   bool gradcheck = false;
 };
+
+// The last line of every check: one verdict, after everything that was asked for has run.
+std::string verdict_line(bool pass, const verify::CheckReport& r, bool gradcheck_ran) {
+  std::string what = gradcheck_ran ? "every expectation holds (check and gradcheck)" : "every expectation holds";
+  if (!pass) return "FAIL: some expectation does not hold (see the rows marked FAIL above)\n";
+  if (!r.ledger_found) return "PASS: " + what + "; exactness NOT verified (no ledger entry for this configuration)\n";
+  return "PASS: " + what + ", exactness verified against the ledger\n";
+}
 
 int run_check_command(const CheckArgs& a, std::ostream& out) {
   verify::CheckConfig cfg;
@@ -42,35 +52,69 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   cfg.dtype = parse_dtype(a.dtype);
   cfg.device = parse_device(a.device);
   if (a.exercise == "all") {
-    cfg.exercises = {1, 2, 3};
-  } else if (a.exercise == "1" || a.exercise == "2" || a.exercise == "3") {
-    cfg.exercises = {std::stoi(a.exercise)};
+    cfg.exercises = {1, 2, 3, 4};
+  } else if (a.exercise.size() == 1 && a.exercise[0] >= '1' && a.exercise[0] <= '4') {
+    cfg.exercises = {a.exercise[0] - '0'};
   } else {
-    throw InputError("--exercise must be 1, 2, 3 or all (got '" + a.exercise + "')");
+    throw InputError("--exercise must be 1, 2, 3, 4 or all (got '" + a.exercise + "')");
+  }
+  if (a.record_ledger && a.exercise != "all") {
+    throw InputError("--record-ledger records every exercise: leave out --exercise");
+  }
+  if (a.accept_regression && !a.record_ledger) {
+    throw InputError("--accept-regression only applies to --record-ledger: add --record-ledger or leave it out");
   }
   if (!a.json.empty()) util::check_writable(a.json, "--json");
   if (a.record_ledger) util::check_writable(a.ledger, "--ledger");
 
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
+  ledger.validate(verify::known_rows(), a.ledger);
   verify::CheckReport report = verify::run_check(data, cfg);
-  if (a.record_ledger) {
-    verify::record_exactness(report, ledger);
-    ledger.save(a.ledger);
-    out << "recorded the exactness of " << report.env.key() << " in " << a.ledger << "\n";
-  }
   verify::apply_expectations(report, &ledger);
+  bool pass = report.pass;
+  std::string ledger_problem;
+
+  if (a.record_ledger) {
+    const verify::LedgerDiff diff = verify::ledger_diff(report, ledger);
+    out << "ledger diff for " << report.env.key() << ":\n" << diff.describe();
+    const auto failures = report.failures_besides_exactness();
+    if (!failures.empty()) {
+      ledger_problem = "not recorded: this run fails its verdict (" + failures.front() +
+                       (failures.size() > 1 ? "; and " + std::to_string(failures.size() - 1) + " more" : "") +
+                       "); a failing run is never recorded";
+    } else if (diff.drops_anything() && !a.accept_regression) {
+      ledger_problem = "not recorded: tensors recorded exact are no longer bit-exact (the '-' lines above); "
+                       "if the change is understood, record with --record-ledger --accept-regression";
+    } else {
+      verify::record_exactness(report, ledger);
+      ledger.save(a.ledger);
+      verify::apply_expectations(report, &ledger);
+      pass = report.pass;
+      out << "recorded the exactness of " << report.env.key() << " in " << a.ledger
+          << "; review the diff above and commit the ledger\n";
+    }
+  }
+  if (a.require_ledger && !report.ledger_found && ledger_problem.empty()) {
+    ledger_problem = "no ledger entry for " + report.env.key() + " and this configuration, and --require-ledger " +
+                     "is set: record one with `bpninja check --record-ledger` (same options), review it, commit it";
+  }
   out << verify::format_report(report);
   nlohmann::json j = report.to_json();
-  bool pass = report.pass;
   if (a.gradcheck) {
     const verify::GradcheckReport grad = verify::run_gradcheck(data, cfg);
     out << "\n" << verify::format_gradcheck(grad);
     j["gradcheck"] = grad.to_json();
     pass = pass && grad.pass;
-    j["pass"] = pass;
   }
+  if (!ledger_problem.empty()) {
+    pass = false;
+    out << "\nledger: " << ledger_problem << "\n";
+  }
+  j["pass"] = pass;
+  j["ledger"]["required"] = a.require_ledger;
   if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
+  out << "\n" << verdict_line(pass, report, a.gradcheck);
   return pass ? kExitOk : kExitCheckFailed;
 }
 }  // namespace
@@ -83,7 +127,7 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--batch-size", args->batch_size, "Batch size (2..1048576; the variance divides by n-1)")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of generator g (bngain/bnbias use seed+1)")->capture_default_str();
-  cmd->add_option("--exercise", args->exercise, "1, 2, 3 or all")->capture_default_str();
+  cmd->add_option("--exercise", args->exercise, "1, 2, 3, 4 or all")->capture_default_str();
   cmd->add_option("--json", args->json, "Write the report as JSON to FILE (atomically)");
   cmd->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
@@ -91,7 +135,12 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_flag("--gradcheck", args->gradcheck,
                 "Also check every gradient against central differences in float64 (bpninja gradcheck)");
   cmd->add_flag("--record-ledger", args->record_ledger,
-                "Record the measured exactness for this LibTorch/CPU/dtype/device in the ledger");
+                "Record the measured exactness for this LibTorch/CPU/dtype/device in the ledger (prints the diff; "
+                "refused for a failing run or one that drops a recorded-exact tensor)");
+  cmd->add_flag("--accept-regression", args->accept_regression,
+                "With --record-ledger: record even though recorded-exact tensors are no longer exact");
+  cmd->add_flag("--require-ledger", args->require_ledger,
+                "Fail (exit 1) when the ledger has no entry for this environment and configuration");
   cmd->callback([args, &action, &out] { action = [args, &out] { return run_check_command(*args, out); }; });
 }
 

@@ -11,5 +11,6 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
 void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream& out, std::ostream& err);
 void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
 void add_gradcheck_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
+void add_mutants_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
 
 }  // namespace bpn::cli

@@ -2,10 +2,15 @@
 // derivation. docs/derivations.md is the one home of the math; the comments here are reminders.
 #include "model/backward.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
+
+#include "model/backward_table.h"
+#include "model/wide.h"
 
 namespace bpn::model {
 
@@ -212,13 +217,20 @@ void cross_entropy_backward_loop(const T* logits, const std::int64_t* Y, std::in
 template <typename T>
 void batchnorm_backward_loop(const T* dy, const T* x_hat, const T* var_inv, const T* gain, std::int64_t n,
                              std::int64_t H, T n_over_d, T* dx, T* dgain, T* dbias) {
-  std::fill(dgain, dgain + H, T{0});
-  std::fill(dbias, dbias + H, T{0});
-  for (std::int64_t i = 0; i < n; ++i) {  // the two batch sums
+  // The two batch sums, accumulated in a wider type (Wide<T>, model/wide.h): a sequential float
+  // sum over n rows loses ~n ULPs where ATen's cascaded sum loses ~log n, and the verdict holds the
+  // loops to autograd's accuracy at every batch size (measured: 17 of 200 random configurations
+  // failed with plain float sums, at batches up to 4096).
+  std::vector<Wide<T>> sum_dy(static_cast<std::size_t>(H), 0), sum_dyx(static_cast<std::size_t>(H), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) {
-      dbias[j] += dy[i * H + j];
-      dgain[j] += dy[i * H + j] * x_hat[i * H + j];
+      sum_dy[static_cast<std::size_t>(j)] += dy[i * H + j];
+      sum_dyx[static_cast<std::size_t>(j)] += static_cast<Wide<T>>(dy[i * H + j]) * x_hat[i * H + j];
     }
+  }
+  for (std::int64_t j = 0; j < H; ++j) {
+    dbias[j] = static_cast<T>(sum_dy[static_cast<std::size_t>(j)]);
+    dgain[j] = static_cast<T>(sum_dyx[static_cast<std::size_t>(j)]);
   }
   std::vector<T> k(static_cast<std::size_t>(H));  // bngain * bnvar_inv / n
   for (std::int64_t j = 0; j < H; ++j) k[static_cast<std::size_t>(j)] = gain[j] * var_inv[j] / static_cast<T>(n);
@@ -304,6 +316,18 @@ at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnra
   return batchnorm_layer_backward(dhpreact, bnraw, bnvar_inv, bngain, variance).dhprebn;
 }
 
+// ---- The SGD update ---------------------------------------------------------------------------
+
+// Update: p.data += -lr * grad for each parameter (the lecture's loop), as one fused ATen call.
+void sgd_update(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, double lr) {
+  at::_foreach_add_(params, grads, -lr);
+}
+
+const BackwardTable& hand_derived() {
+  static const BackwardTable table;
+  return table;
+}
+
 // ---- Drivers ----------------------------------------------------------------------------------
 
 std::vector<std::pair<std::string, at::Tensor>> ParamGrads::named() const {
@@ -339,42 +363,43 @@ std::vector<std::pair<std::string, at::Tensor>> ChunkedGrads::named() const {
           {"C", params.dC}};
 }
 
-ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb) {
+ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
+                              const BackwardTable& table) {
   at::NoGradGuard no_grad;
   ChunkedGrads g;
-  g.dlogprobs = loss_backward(1.0, f.logprobs, Yb);
-  g.dprobs = logprobs_backward(g.dlogprobs, f.probs);
-  auto probs_grads = probs_backward(g.dprobs, f.counts, f.counts_sum_inv);
+  g.dlogprobs = table.loss_backward(1.0, f.logprobs, Yb);
+  g.dprobs = table.logprobs_backward(g.dlogprobs, f.probs);
+  auto probs_grads = table.probs_backward(g.dprobs, f.counts, f.counts_sum_inv);
   g.dcounts_sum_inv = probs_grads.dcounts_sum_inv;
-  g.dcounts_sum = counts_sum_inv_backward(g.dcounts_sum_inv, f.counts_sum);
-  g.dcounts = probs_grads.dcounts + counts_sum_backward(g.dcounts_sum, f.counts);
-  g.dnorm_logits = counts_backward(g.dcounts, f.counts);
-  auto norm_grads = norm_logits_backward(g.dnorm_logits);
+  g.dcounts_sum = table.counts_sum_inv_backward(g.dcounts_sum_inv, f.counts_sum);
+  g.dcounts = probs_grads.dcounts + table.counts_sum_backward(g.dcounts_sum, f.counts);
+  g.dnorm_logits = table.counts_backward(g.dcounts, f.counts);
+  auto norm_grads = table.norm_logits_backward(g.dnorm_logits);
   g.dlogit_maxes = norm_grads.dlogit_maxes;
-  g.dlogits = norm_grads.dlogits + logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax);
-  auto out = logits_backward(g.dlogits, f.h, p.W2);
+  g.dlogits = norm_grads.dlogits + table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax);
+  auto out = table.logits_backward(g.dlogits, f.h, p.W2);
   g.dh = out.dx;
   g.params.dW2 = out.dW;
   g.params.db2 = out.db;
-  g.dhpreact = h_backward(g.dh, f.h);
-  auto bn = hpreact_backward(g.dhpreact, p.bngain, f.bnraw);
+  g.dhpreact = table.h_backward(g.dh, f.h);
+  auto bn = table.hpreact_backward(g.dhpreact, p.bngain, f.bnraw);
   g.params.dbngain = bn.dbngain;
   g.params.dbnbias = bn.dbnbias;
   g.dbnraw = bn.dbnraw;
-  auto raw = bnraw_backward(g.dbnraw, f.bndiff, f.bnvar_inv);
+  auto raw = table.bnraw_backward(g.dbnraw, f.bndiff, f.bnvar_inv);
   g.dbnvar_inv = raw.dbnvar_inv;
-  g.dbnvar = bnvar_inv_backward(g.dbnvar_inv, f.bnvar);
-  g.dbndiff2 = bnvar_backward(g.dbnvar, f.bndiff2);
-  g.dbndiff = raw.dbndiff + bndiff2_backward(g.dbndiff2, f.bndiff);
-  auto diff = bndiff_backward(g.dbndiff);
+  g.dbnvar = table.bnvar_inv_backward(g.dbnvar_inv, f.bnvar);
+  g.dbndiff2 = table.bnvar_backward(g.dbnvar, f.bndiff2);
+  g.dbndiff = raw.dbndiff + table.bndiff2_backward(g.dbndiff2, f.bndiff);
+  auto diff = table.bndiff_backward(g.dbndiff);
   g.dbnmeani = diff.dbnmeani;
-  g.dhprebn = diff.dhprebn + bnmeani_backward(g.dbnmeani, f.hprebn);
-  auto in = hprebn_backward(g.dhprebn, f.embcat, p.W1);
+  g.dhprebn = diff.dhprebn + table.bnmeani_backward(g.dbnmeani, f.hprebn);
+  auto in = table.hprebn_backward(g.dhprebn, f.embcat, p.W1);
   g.dembcat = in.dx;
   g.params.dW1 = in.dW;
   g.params.db1 = in.db;
-  g.demb = embcat_backward(g.dembcat, f.emb);
-  g.params.dC = emb_backward(g.demb, Xb, p.C);
+  g.demb = table.embcat_backward(g.dembcat, f.emb);
+  g.params.dC = table.emb_backward(g.demb, Xb, p.C);
   return g;
 }
 
@@ -386,25 +411,25 @@ std::vector<std::pair<std::string, at::Tensor>> FusedGrads::named() const {
 }
 
 FusedGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
-                          Variance variance) {
+                          Variance variance, const BackwardTable& table) {
   at::NoGradGuard no_grad;
   FusedGrads g;
-  g.dlogits = cross_entropy_backward(f.logits, Yb);
-  auto out = logits_backward(g.dlogits, f.h, p.W2);
+  g.dlogits = table.cross_entropy_backward(f.logits, Yb);
+  auto out = table.logits_backward(g.dlogits, f.h, p.W2);
   g.dh = out.dx;
   g.params.dW2 = out.dW;
   g.params.db2 = out.db;
-  g.dhpreact = h_backward(g.dh, f.h);
-  auto bn = batchnorm_layer_backward(g.dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
+  g.dhpreact = table.h_backward(g.dh, f.h);
+  auto bn = table.batchnorm_layer_backward(g.dhpreact, f.bn.bnraw, f.bn.bnvar_inv, p.bngain, variance);
   g.dhprebn = bn.dhprebn;
   g.params.dbngain = bn.dbngain;
   g.params.dbnbias = bn.dbnbias;
-  auto in = hprebn_backward(g.dhprebn, f.embcat, p.W1);
+  auto in = table.hprebn_backward(g.dhprebn, f.embcat, p.W1);
   g.dembcat = in.dx;
   g.params.dW1 = in.dW;
   g.params.db1 = in.db;
-  g.demb = embcat_backward(g.dembcat, f.emb);
-  g.params.dC = emb_backward(g.demb, Xb, p.C);
+  g.demb = table.embcat_backward(g.dembcat, f.emb);
+  g.params.dC = table.emb_backward(g.demb, Xb, p.C);
   return g;
 }
 

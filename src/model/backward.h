@@ -125,7 +125,14 @@ BatchNormGrads batchnorm_layer_backward_ops(const at::Tensor& dhpreact, const at
                                             const at::Tensor& bnvar_inv, const at::Tensor& bngain,
                                             Variance variance = Variance::kUnbiased);
 
+// ---- The SGD update ----------------------------------------------------------------------------
+
+// for p, grad in zip(parameters, grads): p.data += -lr * grad      (in place, one _foreach_ call)
+void sgd_update(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, double lr);
+
 // ---- Drivers -----------------------------------------------------------------------------------
+// Each driver calls the backward functions through a table (model/backward_table.h); the default
+// is hand_derived(), the functions above.
 
 struct ParamGrads {
   at::Tensor dC, dW1, db1, dW2, db2, dbngain, dbnbias;
@@ -143,7 +150,8 @@ struct ChunkedGrads {
 };
 
 // Exercise 1: the chunked backward, composed from the functions above.
-ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb);
+ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
+                              const BackwardTable& table = hand_derived());
 
 // Exercise 4's backward: cross_entropy_backward and the BatchNorm layer backward in place of the
 // chunks. The intermediate gradients are kept for verification (finite differences).
@@ -153,6 +161,6 @@ struct FusedGrads {
   std::vector<std::pair<std::string, at::Tensor>> named() const;  // logits, h, hpreact, hprebn, embcat, emb, C..bnbias
 };
 FusedGrads fused_backward(const Params& p, const FusedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
-                          Variance variance = Variance::kUnbiased);
+                          Variance variance = Variance::kUnbiased, const BackwardTable& table = hand_derived());
 
 }  // namespace bpn::model

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "model/backward_table.h"
+#include "model/wide.h"
 #include "util/errors.h"
 
 namespace bpn::model {
@@ -89,20 +92,20 @@ namespace {
 template <typename T>
 void batchnorm_forward_loop(const T* x, const T* gain, const T* bias, std::int64_t n, std::int64_t H, T divisor,
                             T* mean, T* var, T* var_inv, T* x_hat, T* out) {
-  std::fill(mean, mean + H, T{0});
-  std::fill(var, var + H, T{0});
+  // Batch sums in a wider type (model/wide.h): as accurate as ATen's cascaded sums at any batch size.
+  std::vector<Wide<T>> sum(static_cast<std::size_t>(H), 0), sum_sq(static_cast<std::size_t>(H), 0);
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < H; ++j) mean[j] += x[i * H + j];
+    for (std::int64_t j = 0; j < H; ++j) sum[static_cast<std::size_t>(j)] += x[i * H + j];
   }
-  for (std::int64_t j = 0; j < H; ++j) mean[j] /= static_cast<T>(n);
+  for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<T>(sum[static_cast<std::size_t>(j)] / static_cast<Wide<T>>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) {
       const T deviation = x[i * H + j] - mean[j];
-      var[j] += deviation * deviation;
+      sum_sq[static_cast<std::size_t>(j)] += static_cast<Wide<T>>(deviation) * deviation;
     }
   }
   for (std::int64_t j = 0; j < H; ++j) {
-    var[j] /= divisor;
+    var[j] = static_cast<T>(sum_sq[static_cast<std::size_t>(j)] / static_cast<Wide<T>>(divisor));
     var_inv[j] = T{1} / std::sqrt(var[j] + static_cast<T>(kBnEps));
   }
   for (std::int64_t i = 0; i < n; ++i) {
@@ -176,14 +179,14 @@ at::Tensor cross_entropy_forward(const at::Tensor& logits, const at::Tensor& Yb)
 }
 
 FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb, Variance variance,
-                           const ForwardHook& hook) {
+                           const ForwardHook& hook, const BackwardTable& table) {
   check_batch(p, Xb, Yb);
   const auto& H = hook;
   FusedForward f;
   f.emb = step(H, "emb", at::embedding(p.C, Xb));  // = C[Xb], one kernel instead of advanced indexing
   f.embcat = step(H, "embcat", f.emb.view({f.emb.size(0), -1}));
   f.hprebn = step(H, "hprebn", f.embcat.matmul(p.W1) + p.b1);
-  f.bn = batchnorm_forward(f.hprebn, p.bngain, p.bnbias, variance);
+  f.bn = table.batchnorm_forward(f.hprebn, p.bngain, p.bnbias, variance);
   f.bn.hpreact = step(H, "hpreact", f.bn.hpreact);
   f.h = step(H, "h", at::tanh(f.bn.hpreact));
   f.logits = step(H, "logits", f.h.matmul(p.W2) + p.b2);

@@ -19,6 +19,9 @@
 
 namespace bpn::model {
 
+struct BackwardTable;                // model/backward_table.h
+const BackwardTable& hand_derived();
+
 struct ChunkedForward {
   at::Tensor emb;             // [n, T, E]   C[Xb]
   at::Tensor embcat;          // [n, T*E]    emb.view(n, -1)
@@ -98,8 +101,10 @@ struct FusedForward {
 
 // The training forward: the same model, with the fused cross-entropy and BatchNorm.
 // The hook sees "emb", "embcat", "hprebn", "hpreact", "h" and "logits".
+// Its BatchNorm runs through table.batchnorm_forward.
 FusedForward fused_forward(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb,
-                           Variance variance = Variance::kUnbiased, const ForwardHook& hook = {});
+                           Variance variance = Variance::kUnbiased, const ForwardHook& hook = {},
+                           const BackwardTable& table = hand_derived());
 
 // Checks the batch shape against the parameters; throws bpn::InputError.
 void check_batch(const Params& p, const at::Tensor& Xb, const at::Tensor& Yb);

@@ -1,11 +1,11 @@
 #include "train/trainer.h"
 
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
 
 #include "util/errors.h"
-#include "verify/compare.h"
 
 namespace bpn::train {
 
@@ -59,18 +59,30 @@ TrainState init_state(const TrainConfig& cfg, const data::Dataset& data) {
 }
 
 float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& train,
-                  const std::function<void(const StepTensors&)>& inspect) {
+                  const std::function<void(const StepTensors&)>& inspect, const model::BackwardTable& table,
+                  verify::StepRecord* record) {
   c10::InferenceMode no_autograd;
   StepTensors t;
   t.batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
-  t.forward = model::fused_forward(s.params, t.batch.Xb, t.batch.Yb);
-  t.grads = model::fused_backward(s.params, t.forward, t.batch.Xb, t.batch.Yb);
+  t.forward = model::fused_forward(s.params, t.batch.Xb, t.batch.Yb, model::Variance::kUnbiased, {}, table);
+  t.grads = model::fused_backward(s.params, t.forward, t.batch.Xb, t.batch.Yb, model::Variance::kUnbiased, table);
   if (inspect) inspect(t);
-  // p.data += -lr * grad, for the 7 parameters in one call.
+  const double lr = cfg.lr_at(s.step);
+  if (record) {
+    record->before = s.params;
+    for (auto& [name, p] : record->before.named()) *p = p->clone();
+  }
   std::vector<at::Tensor> params, grads;
   for (const auto& [name, p] : s.params.named()) params.push_back(*p);
   for (const auto& [name, g] : t.grads.params.named()) grads.push_back(g);
-  at::_foreach_add_(params, grads, -cfg.lr_at(s.step));
+  table.sgd_update(params, grads, lr);
+  if (record) {
+    record->batch = t.batch;
+    record->forward = t.forward;
+    record->grads = t.grads;
+    record->after = s.params;
+    record->lr = lr;
+  }
   const float loss = t.forward.loss.item<float>();
   s.losses.push_back(loss);
   ++s.step;
@@ -97,44 +109,29 @@ float autograd_step(TrainState& s, const TrainConfig& cfg, const data::Split& tr
   return loss;
 }
 
-namespace {
-struct Comparisons {
-  bool allclose = true;
-  double maxdiff = 0.0;
-  std::string detail;
-};
-
-// Manual fused backward vs autograd for a copy of the parameters in `dtype`.
-Comparisons compare_in(at::ScalarType dtype, const model::Params& params, const at::Tensor& Xb, const at::Tensor& Yb) {
-  model::Params leaf;
-  auto leaves = leaf.named();
-  const auto source = params.named();
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    *leaves[i].second = source[i].second->detach().to(dtype).clone().set_requires_grad(true);
+StepCheck check_step(const verify::StepRecord& record) {
+  c10::InferenceMode autograd_on(false);  // callers may be inside a step's InferenceMode
+  // The step ran under InferenceMode; autograd cannot save such tensors, so it gets clones.
+  verify::StepRecord r = record;
+  for (model::Params* p : {&r.before, &r.after}) {
+    for (auto& [name, t] : p->named()) *t = t->clone();
   }
-  const auto forward = model::fused_forward(leaf, Xb, Yb);
-  forward.loss.backward();
-  const auto manual = model::fused_backward(leaf, forward, Xb, Yb).params.named();
-  Comparisons out;
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    const auto c = verify::compare(manual[i].first, manual[i].second, leaves[i].second->grad());
-    if (!std::isnan(c.maxdiff)) out.maxdiff = std::max(out.maxdiff, c.maxdiff);
-    if (!c.problem.empty() || !c.allclose) {
-      out.allclose = false;
-      out.detail += (out.detail.empty() ? "" : "; ") + verify::describe(c);
+  r.batch.Xb = record.batch.Xb.clone();
+  r.batch.Yb = record.batch.Yb.clone();
+  StepCheck out;
+  for (const verify::Row& row : verify::verify_step(r)) {
+    const double ratio = row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound
+                                                : (row.accuracy.error == 0 ? 0.0 : INFINITY);
+    if (!(ratio <= out.worst_ratio)) {
+      out.worst_ratio = ratio;
+      out.worst_row = row.cmp.name;
+    }
+    if (!row.pass) {
+      out.pass = false;
+      out.detail += (out.detail.empty() ? "" : "; ") + row.cmp.name + ": " + row.note;
     }
   }
   return out;
-}
-}  // namespace
-
-GradientCheck verify_gradients(const model::Params& params, const model::Batch& batch) {
-  c10::InferenceMode autograd_on(false);  // callers may be inside a step's InferenceMode
-  // The batch may come from a step run under InferenceMode; autograd cannot save such tensors.
-  const at::Tensor Xb = batch.Xb.clone(), Yb = batch.Yb.clone();
-  const Comparisons f64 = compare_in(at::kDouble, params, Xb, Yb);
-  const Comparisons own = compare_in(params.C.scalar_type(), params, Xb, Yb);
-  return {f64.allclose, f64.maxdiff, own.allclose, own.maxdiff, f64.detail};
 }
 
 bool all_finite(const model::Params& params) {

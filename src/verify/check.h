@@ -1,13 +1,17 @@
 // The experiment of the notebook, run end to end: initialise, draw a batch, forward with every
-// intermediate retained, autograd backward, hand-derived backward, and a comparison per tensor.
+// intermediate retained, autograd backward (in float32 and float64), the hand-derived backward
+// through a table of backward functions, and one judged row per tensor (verify/verdict.h).
 //   Exercise 1: the 26 gradients of the chunked forward.
-//   Exercise 2: cross-entropy in one go (closed-form dlogits).
-//   Exercise 3: BatchNorm in one go (closed-form dhprebn), both variance conventions.
+//   Exercise 2: cross-entropy in one go (closed-form dlogits), CPU loop and tensor ops.
+//   Exercise 3: BatchNorm in one go (closed-form dhprebn), both variance conventions, loop and ops.
+//   Exercise 4: one training step as `train` runs it: the loop forward against the op forward, every
+//               gradient the step applies against autograd, and the SGD update.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -15,17 +19,20 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "model/backward_table.h"
 #include "model/config.h"
 #include "model/params.h"
 #include "verify/compare.h"
 #include "verify/environment.h"
 #include "verify/ledger.h"
+#include "verify/verdict.h"
 
 namespace bpn::verify {
 
-// Goals of Exercises 2 and 3 (the lecture measured 5.1e-9 and 9.3e-10 for the gradients).
+// Goals of Exercises 2 and 3 in the notebook's configuration (the lecture measured 5.1e-9 and 9.3e-10).
 inline constexpr double kFastForwardLimit = 1e-6;  // |loss_fast - loss|, max|hpreact_fast - hpreact|
 inline constexpr double kFusedGradLimit = 1e-8;    // maxdiff of the closed-form gradients
+inline constexpr double kStepLr = 0.1;             // the learning rate of Exercise 4's step (the lecture's)
 
 struct CheckConfig {
   std::int64_t n_embd = 10;
@@ -34,16 +41,14 @@ struct CheckConfig {
   std::uint64_t seed = model::kNotebookSeed;
   at::ScalarType dtype = at::kFloat;
   at::Device device = at::kCPU;
-  std::set<int> exercises = {1, 2, 3};
+  std::set<int> exercises = {1, 2, 3, 4};
+  // The functions under test; a copy with one entry replaced checks a user's (or a mutant's) function.
+  const model::BackwardTable* table = &model::hand_derived();
 };
 
-struct Row {
-  Comparison cmp;
-  bool expect_exact = false;            // from the ledger
-  std::optional<double> maxdiff_limit;  // Exercises 2 and 3
-  bool pass = false;
-  std::string note;  // why it failed, or what changed against the ledger
-};
+// The lecture's configuration (block 3, n_embd 10, n_hidden 64, batch 32, seed 2147483647, 27 characters):
+// the only one where the lecture's absolute goals (maxdiff <= 1e-8) are asserted.
+bool is_notebook_configuration(const CheckConfig& config, std::int64_t vocab_size, std::int64_t block_size);
 
 struct ExerciseReport {
   int number = 0;
@@ -57,15 +62,18 @@ struct CheckReport {
   nlohmann::json config;  // the experiment (the ledger's key besides env)
   std::int64_t train_rows = 0, dev_rows = 0, test_rows = 0;
   std::vector<std::int64_t> ix;
-  double loss = 0.0;  // the chunked float32/64 loss
+  double loss = 0.0;  // the chunked loss in the run's dtype
   double loss_fast_diff = 0.0;
   double hpreact_fast_maxdiff = 0.0;
+  bool notebook_configuration = false;  // the lecture's goals apply
   std::vector<ExerciseReport> exercises;
-  std::string ledger_status;  // "matched <key>" or "none for <key>: asserting allclose only"
+  std::string ledger_status;
   bool ledger_found = false;
-  bool pass = false;
+  bool pass = false;  // every row and goal holds (exactness only where the ledger has an entry)
 
   nlohmann::json to_json() const;
+  // The rows that fail for a reason other than a recorded-exact tensor that is no longer exact.
+  std::vector<std::string> failures_besides_exactness() const;
 };
 
 // The notebook's setup for a configuration: parameters (init_params) and the batch drawn from g.
@@ -79,13 +87,42 @@ Experiment make_experiment(const data::Dataset& data, const CheckConfig& config)
 // Runs the experiment and fills every comparison. Expectations are not applied yet.
 CheckReport run_check(const data::Dataset& data, const CheckConfig& config);
 
-// Applies the goals and the ledger (nullptr or no matching entry: allclose only) and sets pass.
+// Applies the verdict rule and the ledger (nullptr or no matching entry: exactness is not asserted).
 void apply_expectations(CheckReport& report, const Ledger* ledger);
+
+// The row names each exercise produces, for validating a ledger: "exercise1" -> {"logprobs", ...}.
+const std::map<std::string, std::set<std::string>>& known_rows();
+
+// What recording `report` would change in `ledger`: names newly exact and names no longer exact.
+struct LedgerDiff {
+  std::map<std::string, std::set<std::string>> added, dropped;  // by exercise key
+  bool new_entry = false;
+  bool drops_anything() const;
+  std::string describe() const;  // one line per change, "+ exercise1 h", "- exercise2 logits"
+};
+LedgerDiff ledger_diff(const CheckReport& report, const Ledger& ledger);
 
 // Records the exactness measured in `report` into `ledger` under the report's key.
 void record_exactness(const CheckReport& report, Ledger& ledger);
 
-// The notebook's table, one per exercise, plus the extra columns.
+// The notebook's table, one per exercise, plus the extra columns. No verdict line: the caller
+// prints one after everything it runs (see cli/check_cmd.cpp).
 std::string format_report(const CheckReport& report);
+
+// ---- One training step, verified (Exercise 4, and train --verify-every) --------------------------
+
+struct StepRecord {
+  model::Params before;     // the parameters the step started from
+  model::Batch batch;
+  model::FusedForward forward;  // what the step's forward computed (the CPU loops)
+  model::FusedGrads grads;      // the gradients the step applied
+  model::Params after;      // the parameters after the update
+  double lr = 0.0;
+};
+
+// Rows: "forward:bnraw", "forward:bnvar_inv", "forward:hpreact" (loop vs op forward), the 13 gradients
+// of the fused graph (vs autograd of the same parameters and batch) and "step:<param>" (the update vs
+// p - lr * grad in tensor ops). Judged by the verdict rule; no ledger.
+std::vector<Row> verify_step(const StepRecord& step);
 
 }  // namespace bpn::verify

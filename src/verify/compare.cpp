@@ -51,7 +51,8 @@ void scan(const at::Tensor& m, const at::Tensor& r, Comparison& c) {
   double maxdiff = 0.0;
   bool saw_nan = false;
   for (std::int64_t i = 0; i < count; ++i) {
-    if (std::memcmp(&pm[i], &pr[i], sizeof(T)) == 0) ++equal_bits;
+    // Bitwise equal, and a number: a NaN is never exact, not even against an identical NaN.
+    if (std::memcmp(&pm[i], &pr[i], sizeof(T)) == 0 && !std::isnan(pm[i])) ++equal_bits;
     const double diff = std::fabs(static_cast<double>(pm[i]) - static_cast<double>(pr[i]));
     if (std::isnan(diff)) {
       if (!saw_nan) worst = i;

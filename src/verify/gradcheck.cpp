@@ -5,7 +5,10 @@
 #include <map>
 #include <sstream>
 
+#include <ATen/core/grad_mode.h>
+
 #include "model/backward.h"
+#include "model/backward_table.h"
 #include "model/forward.h"
 #include "model/params.h"
 #include "util/errors.h"
@@ -130,7 +133,7 @@ GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg)
     std::map<std::string, at::Tensor> autograd;
     for (const auto& [name, t] : f.intermediates()) autograd[name] = t.grad();
     for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
-    const auto manual = model::chunked_backward(p, f, batch.Xb, batch.Yb).named();
+    const auto manual = model::chunked_backward(p, f, batch.Xb, batch.Yb, *cfg.table).named();
 
     at::NoGradGuard no_grad;
     const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {
@@ -149,7 +152,8 @@ GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg)
                                                   {"hpreact", f.bn.hpreact.grad()}, {"hprebn", f.hprebn.grad()},
                                                   {"embcat", f.embcat.grad()},      {"emb", f.emb.grad()}};
     for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
-    const auto manual = model::fused_backward(p, f, batch.Xb, batch.Yb).named();
+    const auto manual =
+        model::fused_backward(p, f, batch.Xb, batch.Yb, model::Variance::kUnbiased, *cfg.table).named();
 
     at::NoGradGuard no_grad;
     const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {

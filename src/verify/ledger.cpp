@@ -46,6 +46,33 @@ Ledger Ledger::load(const std::string& path) {
   return from_json(j, path);
 }
 
+void Ledger::validate(const std::map<std::string, std::set<std::string>>& known, const std::string& source) const {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const LedgerEntry& e = entries[i];
+    const std::string where = source + ": entry " + std::to_string(i) + " (" + e.env.key() + ", config " + e.config.dump() + ")";
+    for (std::size_t k = 0; k < i; ++k) {
+      if (same_env(entries[k].env, e.env) && entries[k].config == e.config) {
+        throw InputError(where + " duplicates entry " + std::to_string(k) + "; keep one of them");
+      }
+    }
+    for (const auto& [exercise, names] : known) {
+      if (!e.exact.count(exercise)) {
+        throw InputError(where + " has no '" + exercise + "' list; record it again with bpninja check --record-ledger");
+      }
+    }
+    for (const auto& [exercise, names] : e.exact) {
+      const auto it = known.find(exercise);
+      if (it == known.end()) throw InputError(where + " has an unknown exercise key '" + exercise + "'; remove it");
+      for (const auto& name : names) {
+        if (!it->second.count(name)) {
+          throw InputError(where + " lists '" + name + "' under " + exercise +
+                           ", which is not a tensor that exercise compares; fix the name or remove it");
+        }
+      }
+    }
+  }
+}
+
 const LedgerEntry* Ledger::find(const Environment& env, const nlohmann::json& config) const {
   for (const auto& e : entries) {
     if (same_env(e.env, env) && e.config == config) return &e;

@@ -25,6 +25,10 @@ class Ledger {
   static Ledger load(const std::string& path);
   static Ledger from_json(const nlohmann::json& j, const std::string& source);
 
+  // Every entry must have exactly the exercise keys of `known` and only names listed there; no two
+  // entries may share a key. Throws bpn::InputError naming the entry otherwise.
+  void validate(const std::map<std::string, std::set<std::string>>& known, const std::string& source) const;
+
   const LedgerEntry* find(const Environment& env, const nlohmann::json& config) const;
   void record(const Environment& env, const nlohmann::json& config, const std::string& exercise,
               std::set<std::string> exact_names);

@@ -10,6 +10,7 @@
 
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "verify/check.h"
 #include "verify/environment.h"
 
 namespace bpn::cli {
@@ -103,12 +104,89 @@ TEST(Cli, AGradientRegressionAgainstTheLedgerExitsOne) {
                                       {"batch_size", 32},
                                       {"seed", 2147483647ULL},
                                       {"train_rows", 182625}}},
-                                    {"exact", {{"exercise2", {"logits"}}}}}}}};
+                                    {"exact", {{"exercise1", nlohmann::json::array()},
+                                               {"exercise2", {"logits"}},
+                                               {"exercise3", nlohmann::json::array()},
+                                               {"exercise4", nlohmann::json::array()}}}}}}};
   std::ofstream(dir / "ledger.json") << ledger.dump();
   const auto r = run_cli(
       {"check", "--data", bpn::testing::names_path(), "--exercise", "2", "--ledger", (dir / "ledger.json").string()});
   EXPECT_EQ(r.status, kExitCheckFailed) << r.out;
   EXPECT_NE(r.out.find("no longer bit-equal"), std::string::npos) << r.out;
+}
+
+TEST(Cli, WithoutALedgerEntryCheckSaysExactnessWasNotVerified) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("noentry");
+  const auto r = run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", (dir / "none.json").string()});
+  EXPECT_EQ(r.status, kExitOk) << r.out << r.err;
+  EXPECT_NE(r.out.find("EXACTNESS NOT VERIFIED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exactness NOT verified (no ledger entry"), std::string::npos) << r.out;
+  const auto strict = run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", (dir / "none.json").string(),
+                               "--require-ledger"});
+  EXPECT_EQ(strict.status, kExitCheckFailed) << strict.out;
+  EXPECT_NE(strict.out.find("--record-ledger"), std::string::npos) << strict.out;
+  // The verdict is the last line.
+  EXPECT_EQ(strict.out.rfind("FAIL:"), strict.out.rfind("\n", strict.out.size() - 2) + 1) << strict.out;
+}
+
+TEST(Cli, RecordLedgerShowsTheDiffAndRefusesToDropAnExactTensor) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("record");
+  const std::string ledger = (dir / "l.json").string();
+  const std::vector<std::string> base = {"check", "--data", bpn::testing::names_path(), "--ledger", ledger};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const auto first = with({"--record-ledger"});
+  ASSERT_EQ(first.status, kExitOk) << first.out << first.err;
+  EXPECT_NE(first.out.find("new ledger entry"), std::string::npos) << first.out;
+  EXPECT_EQ(with({"--require-ledger"}).status, kExitOk);
+  // Pretend a closed form was once exact: recording now would drop it.
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(ledger));
+  j["entries"][0]["exact"]["exercise2"] = {"logits"};
+  std::ofstream(ledger, std::ios::trunc) << j.dump();
+  const auto refused = with({"--record-ledger"});
+  EXPECT_EQ(refused.status, kExitCheckFailed) << refused.out;
+  EXPECT_NE(refused.out.find("- exercise2 logits"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("--accept-regression"), std::string::npos) << refused.out;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(ledger))["entries"][0]["exact"]["exercise2"].size(), 1u)
+      << "a refused recording changed the ledger";
+  const auto accepted = with({"--record-ledger", "--accept-regression"});
+  EXPECT_EQ(accepted.status, kExitOk) << accepted.out;
+  EXPECT_TRUE(nlohmann::json::parse(std::ifstream(ledger))["entries"][0]["exact"]["exercise2"].empty());
+}
+
+TEST(Cli, AnInvalidLedgerIsAnInputErrorNamingTheEntry) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("invalid");
+  const std::string ledger = (dir / "l.json").string();
+  ASSERT_EQ(run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", ledger, "--record-ledger"}).status,
+            kExitOk);
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(ledger));
+  j["entries"][0]["exact"]["exercise1"].push_back("hpreact_typo");
+  std::ofstream(ledger, std::ios::trunc) << j.dump();
+  const auto r = run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", ledger});
+  EXPECT_EQ(r.status, kExitBadInput);
+  EXPECT_NE(r.err.find("hpreact_typo"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("entry 0"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ARecordingIsRefusedFromAFailingRun) {
+  // A row that fails its accuracy rule is reported by failures_besides_exactness, which
+  // --record-ledger consults before writing anything.
+  verify::CheckReport r;
+  verify::ExerciseReport ex{1, "t", {}};
+  verify::Row row;
+  row.cmp.name = "h";
+  row.cmp.same_shape = true;
+  row.accuracy.judged = true;
+  row.accuracy.pass = false;
+  ex.rows.push_back(row);
+  r.exercises.push_back(ex);
+  EXPECT_EQ(r.failures_besides_exactness().size(), 1u);
 }
 
 }  // namespace

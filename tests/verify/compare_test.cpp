@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "support/grad_assert.h"
+#include "verify/verdict.h"
 
 namespace bpn::verify {
 namespace {
@@ -89,6 +90,69 @@ TEST(GradAssert, FailureMessageHasShapeMaxdiffWorstIndexAndBothValues) {
     EXPECT_NE(msg.find(part), std::string::npos) << "missing '" << part << "' in: " << msg;
   }
   EXPECT_TRUE(bpn::testing::GradExact("a", "b", ref, ref.clone()));
+}
+
+}  // namespace
+}  // namespace bpn::verify
+
+namespace bpn::verify {
+namespace {
+
+TEST(Compare, IdenticalNanIsNotExact) {
+  const at::Tensor a = at::tensor({1.0f, NAN});
+  const Comparison c = compare("x", a, a.clone());
+  EXPECT_FALSE(c.exact);
+  EXPECT_FALSE(c.allclose);
+  EXPECT_DOUBLE_EQ(c.exact_fraction, 0.5);
+}
+
+TEST(Compare, EqualInfinitiesAreExactOppositeOnesAreNot) {
+  const at::Tensor a = at::tensor({1.0, INFINITY, -INFINITY}, at::kDouble);
+  const Comparison same = compare("x", a, a.clone());
+  EXPECT_TRUE(same.exact);
+  EXPECT_TRUE(same.allclose);  // torch.allclose: equal infinities are close
+  const Comparison flipped = compare("x", a, at::tensor({1.0, -INFINITY, -INFINITY}, at::kDouble));
+  EXPECT_FALSE(flipped.exact);
+  EXPECT_FALSE(flipped.allclose);
+}
+
+TEST(Compare, AllcloseIsAsymmetricRtolScalesTheReference) {
+  // |m - r| <= atol + rtol * |r|. With m = 1 and r = 1 + d, d = 1.0010005e-5: against r the bound is
+  // 1e-8 + 1e-5 * (1 + d) = 1.00101e-5 >= d (close); swapped, against m = 1 it is 1.001e-5 < d (not).
+  const double m = 1.0, r = 1.0 + 1.0010005e-5;
+  EXPECT_TRUE(compare("x", at::tensor({m}, at::kDouble), at::tensor({r}, at::kDouble)).allclose);
+  EXPECT_FALSE(compare("x", at::tensor({r}, at::kDouble), at::tensor({m}, at::kDouble)).allclose);
+}
+
+TEST(Verdict, ABugOfOneMillionthFailsInFloat64) {
+  const at::Tensor ref = at::randn({64, 27}, at::kDouble);
+  const Accuracy ok = judge_accuracy(ref.clone(), ref, ref.to(at::kFloat));
+  EXPECT_TRUE(ok.pass) << ok.describe();
+  const Accuracy bug = judge_accuracy(ref * (1 + 1e-6), ref, ref.to(at::kFloat));
+  EXPECT_FALSE(bug.pass) << bug.describe();
+}
+
+TEST(Verdict, Float32IsJudgedAgainstFloat64WithAutogradsOwnErrorAsTheScale) {
+  const at::Tensor ref64 = at::randn({32, 64}, at::kDouble);
+  const at::Tensor autograd32 = ref64.to(at::kFloat);  // within half an ULP of float64
+  EXPECT_TRUE(judge_accuracy(autograd32, ref64, autograd32).pass);
+  // A few ULPs worse than autograd is fine; a 1e-4 relative error is not.
+  EXPECT_TRUE(judge_accuracy((ref64 * (1 + 4 * kUnitRoundoff32)).to(at::kFloat), ref64, autograd32).pass);
+  EXPECT_FALSE(judge_accuracy((ref64 * (1 + 1e-4)).to(at::kFloat), ref64, autograd32).pass);
+}
+
+TEST(Verdict, NanOrAMissingReferenceNeverPasses) {
+  const at::Tensor ref = at::ones({3}, at::kDouble);
+  EXPECT_FALSE(judge_accuracy(at::tensor({1.0, NAN, 1.0}, at::kDouble), ref, ref.to(at::kFloat)).pass);
+  EXPECT_FALSE(judge_accuracy(ref, at::Tensor(), ref.to(at::kFloat)).pass);
+  EXPECT_FALSE(judge_accuracy(ref, at::ones({4}, at::kDouble), ref.to(at::kFloat)).pass);
+}
+
+TEST(Verdict, AnAnalyticallyZeroGradientIsJudgedAtTheScaleOfItsSum) {
+  const at::Tensor ref64 = at::tensor({1e-17}, at::kDouble);  // rounding noise of a sum of O(1) terms
+  const at::Tensor noise32 = at::tensor({3e-8f});
+  EXPECT_FALSE(judge_accuracy(noise32, ref64, at::zeros({1})).pass);                // scale 1e-17: fails
+  EXPECT_TRUE(judge_accuracy(noise32, ref64, at::zeros({1}), /*noise_scale=*/32.0).pass);  // 32 terms of size 1
 }
 
 }  // namespace

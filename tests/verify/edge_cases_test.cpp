@@ -42,10 +42,12 @@ void expect_all_match(Synthetic s) {
         EXPECT_GRAD_ALLCLOSE(manual, ref.at(name));
       }
     }
-    if (s.p.C.scalar_type() == at::kFloat) {
-      const auto accuracy = bpn::testing::fused_accuracy(s.p, s.Xb, s.Yb);
-      EXPECT_TRUE(accuracy.pass) << accuracy.detail;
-    }
+  }
+  {  // The verdict rule, as `check` applies it, on both graphs.
+    const auto chunked = bpn::testing::chunked_accuracy(s.p, s.Xb, s.Yb);
+    EXPECT_TRUE(chunked.pass) << chunked.detail;
+    const auto fused = bpn::testing::fused_accuracy(s.p, s.Xb, s.Yb);
+    EXPECT_TRUE(fused.pass) << fused.detail;
   }
 }
 

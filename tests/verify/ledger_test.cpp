@@ -26,6 +26,7 @@ CheckReport fake_report(bool h_exact) {
   row.cmp.allclose = true;
   row.cmp.exact = h_exact;
   row.cmp.maxdiff = h_exact ? 0.0 : 1e-9;
+  row.accuracy.judged = row.accuracy.pass = true;
   ex.rows.push_back(row);
   r.exercises.push_back(ex);
   return r;
@@ -54,12 +55,12 @@ TEST(Ledger, ATensorRecordedExactThatIsNoLongerExactFails) {
   EXPECT_NE(r.exercises[0].rows[0].note.find("no longer bit-equal"), std::string::npos);
 }
 
-TEST(Ledger, WithoutAnEntryOnlyAllcloseIsAsserted) {
+TEST(Ledger, WithoutAnEntryExactnessIsNotVerifiedAndSaysSo) {
   CheckReport r = fake_report(/*h_exact=*/false);
   apply_expectations(r, nullptr);
   EXPECT_FALSE(r.ledger_found);
   EXPECT_TRUE(r.pass);
-  EXPECT_NE(r.ledger_status.find("allclose only"), std::string::npos);
+  EXPECT_NE(r.ledger_status.find("EXACTNESS NOT VERIFIED"), std::string::npos);
 }
 
 TEST(Ledger, NewlyExactPassesWithANote) {
@@ -71,9 +72,9 @@ TEST(Ledger, NewlyExactPassesWithANote) {
   EXPECT_NE(r.exercises[0].rows[0].note.find("newly exact"), std::string::npos);
 }
 
-TEST(Ledger, NotAllcloseFailsEvenWithoutALedger) {
+TEST(Ledger, LessAccurateThanAutogradFailsEvenWithoutALedger) {
   CheckReport r = fake_report(false);
-  r.exercises[0].rows[0].cmp.allclose = false;
+  r.exercises[0].rows[0].accuracy.pass = false;
   apply_expectations(r, nullptr);
   EXPECT_FALSE(r.pass);
 }
@@ -89,9 +90,49 @@ TEST(Ledger, MalformedFileIsAnInputError) {
 
 TEST(Ledger, MissingFileIsAnEmptyLedger) { EXPECT_TRUE(Ledger::load("/nonexistent/ledger.json").entries.empty()); }
 
-TEST(Ledger, CheckedInLedgerParses) {
+TEST(Ledger, CheckedInLedgerParsesAndValidates) {
   const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
   EXPECT_FALSE(ledger.entries.empty()) << "tests/golden/exactness.json has no entries";
+  EXPECT_NO_THROW(ledger.validate(known_rows(), "exactness.json"));
+}
+
+Ledger valid_ledger() {
+  Ledger ledger;
+  for (const auto& [exercise, names] : known_rows()) ledger.record(env(), kConfig, exercise, {});
+  return ledger;
+}
+
+TEST(Ledger, ValidationRejectsUnknownNamesMissingKeysAndDuplicates) {
+  Ledger typo = valid_ledger();
+  typo.entries[0].exact["exercise1"].insert("hpreact_typo");
+  try {
+    typo.validate(known_rows(), "l.json");
+    FAIL() << "a misspelled name was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("hpreact_typo"), std::string::npos) << e.what();
+  }
+  Ledger missing = valid_ledger();
+  missing.entries[0].exact.erase("exercise4");
+  EXPECT_THROW(missing.validate(known_rows(), "l.json"), InputError);
+  Ledger unknown = valid_ledger();
+  unknown.entries[0].exact["exercise9"] = {};
+  EXPECT_THROW(unknown.validate(known_rows(), "l.json"), InputError);
+  Ledger twice = valid_ledger();
+  twice.entries.push_back(twice.entries[0]);
+  EXPECT_THROW(twice.validate(known_rows(), "l.json"), InputError);
+  EXPECT_NO_THROW(valid_ledger().validate(known_rows(), "l.json"));
+}
+
+TEST(Ledger, DiffNamesWhatRecordingWouldAddAndDrop) {
+  Ledger ledger;
+  ledger.record(env(), kConfig, "exercise1", {"h"});
+  const LedgerDiff drop = ledger_diff(fake_report(/*h_exact=*/false), ledger);
+  EXPECT_TRUE(drop.drops_anything());
+  EXPECT_NE(drop.describe().find("- exercise1 h"), std::string::npos) << drop.describe();
+  ledger.entries[0].exact["exercise1"].clear();
+  const LedgerDiff add = ledger_diff(fake_report(/*h_exact=*/true), ledger);
+  EXPECT_FALSE(add.drops_anything());
+  EXPECT_NE(add.describe().find("+ exercise1 h"), std::string::npos) << add.describe();
 }
 
 TEST(Ledger, SaveIsAtomicAndLeavesNoTemporaryFile) {

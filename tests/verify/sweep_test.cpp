@@ -1,5 +1,5 @@
 // Property-based sweeps (RapidCheck): random shapes, vocabularies and seeds. In every case every
-// hand-derived gradient must be allclose to autograd. A failure prints the configuration; replay it
+// hand-derived gradient must pass the verdict rule (verify/verdict.h). A failure prints the configuration; replay it
 // with the RC_PARAMS="reproduce=..." line RapidCheck prints (see README, "Sweeps").
 //
 // Sizes: batch 2..256, block_size 1..8, n_embd 1..16, n_hidden 1..128; vocabularies from random
@@ -14,7 +14,6 @@
 #include "data/dataset.h"
 #include "model/backward.h"
 #include "support/synthetic.h"
-#include "verify/compare.h"
 
 namespace bpn::verify {
 namespace {
@@ -66,39 +65,22 @@ SweepCase draw_case(at::ScalarType dtype) {
   return c;
 }
 
-void assert_all_allclose(const std::map<std::string, at::Tensor>& reference,
-                         const std::vector<std::pair<std::string, at::Tensor>>& manual, const std::string& what) {
-  for (const auto& [name, grad] : manual) {
-    const Comparison c = compare(name, grad, reference.at(name));
-    if (!c.allclose) RC_LOG() << what << ": " << describe(c) << "\n";
-    RC_ASSERT(c.allclose);
-  }
-}
-
 rc::Gen<at::ScalarType> dtypes() { return rc::gen::element(at::kFloat, at::kDouble); }
 
-RC_GTEST_PROP(Sweep, ChunkedBackwardMatchesAutograd, ()) {
+// Every hand-derived gradient passes the verdict rule (verify/verdict.h), the rule `check` applies.
+RC_GTEST_PROP(Sweep, ChunkedBackwardPassesTheVerdict, ()) {
   SweepCase c = draw_case(*dtypes());
   RC_LOG() << "configuration: " << c.description << "\n";
-  model::ChunkedForward f;
-  const auto reference = bpn::testing::chunked_autograd(c.params, f, c.batch.Xb, c.batch.Yb);
-  assert_all_allclose(reference, model::chunked_backward(c.params, f, c.batch.Xb, c.batch.Yb).named(), "chunked");
+  const auto accuracy = bpn::testing::chunked_accuracy(c.params, c.batch.Xb, c.batch.Yb);
+  if (!accuracy.pass) RC_LOG() << accuracy.detail << "\n";
+  RC_ASSERT(accuracy.pass);
 }
 
-RC_GTEST_PROP(Sweep, FusedBackwardMatchesAutogradInFloat64, ()) {
-  SweepCase c = draw_case(at::kDouble);
-  RC_LOG() << "configuration: " << c.description << "\n";
-  model::FusedForward f;
-  const auto reference = bpn::testing::fused_autograd(c.params, f, c.batch.Xb, c.batch.Yb);
-  assert_all_allclose(reference, model::fused_backward(c.params, f, c.batch.Xb, c.batch.Yb).named(), "fused");
-}
-
-// In float32 the closed forms round differently from autograd; allclose to float32 autograd fails
-// on some small configurations (first found: float32 batch 5, block_size 1, n_embd 1, n_hidden 2,
-// vocab 2, seed 3: dhprebn 8.03e-6 vs 8.07e-6 in a tensor of scale 0.14). Both are within float32
-// rounding of the float64 gradient, which is what this property asserts.
-RC_GTEST_PROP(Sweep, FusedBackwardIsFloat32AccurateInFloat32, ()) {
-  SweepCase c = draw_case(at::kFloat);
+// In float32 the closed forms round differently from autograd and are not always allclose to it
+// (first found: float32 batch 5, block_size 1, n_embd 1, n_hidden 2, vocab 2, seed 3: dhprebn 8.03e-6
+// vs 8.07e-6 in a tensor of scale 0.14); the verdict judges both against float64.
+RC_GTEST_PROP(Sweep, FusedBackwardPassesTheVerdict, ()) {
+  SweepCase c = draw_case(*dtypes());
   RC_LOG() << "configuration: " << c.description << "\n";
   const auto accuracy = bpn::testing::fused_accuracy(c.params, c.batch.Xb, c.batch.Yb);
   if (!accuracy.pass) RC_LOG() << accuracy.detail << "\n";

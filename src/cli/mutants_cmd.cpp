@@ -1,0 +1,78 @@
+// bpninja mutants: the mutation catalog run through every check; prints the README's mutation table.
+#include <cstdio>
+#include <ostream>
+#include <string>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "train/mutation_run.h"
+#include "util/atomic_file.h"
+#include "verify/check.h"
+#include "verify/mutants.h"
+
+#ifndef BPNINJA_DEFAULT_LEDGER
+#define BPNINJA_DEFAULT_LEDGER "tests/golden/exactness.json"
+#endif
+
+namespace bpn::cli {
+
+namespace {
+struct MutantsArgs {
+  std::string data = "data/names.txt";
+  std::string ledger = BPNINJA_DEFAULT_LEDGER;
+  std::string json;
+  bool gradcheck = false;
+};
+
+const char* mark(bool caught, bool expected) { return caught ? (expected ? "**caught**" : "caught") : (expected ? "MISSED" : "·"); }
+
+int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
+  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  verify::Ledger ledger = verify::Ledger::load(a.ledger);
+  ledger.validate(verify::known_rows(), a.ledger);
+  out << "| # | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | verify-every f64 |"
+      << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
+      << "\n";
+  int index = 0, as_expected = 0;
+  nlohmann::json j = nlohmann::json::array();
+  std::string narrowed;
+  for (const verify::Mutant& m : verify::mutant_catalog()) {
+    ++index;
+    const train::MutantResult r = train::run_mutant(m, data, ledger, a.gradcheck);
+    const verify::Expectation e = m.expect();
+    const bool ok = r.as_expected(m);
+    as_expected += ok ? 1 : 0;
+    out << "| " << index << " | " << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
+        << " | " << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
+        << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")
+        << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
+    if (a.gradcheck) out << " " << (r.gradcheck.value_or(false) ? "caught" : "·") << " |";
+    out << "\n";
+    if (!m.narrowed.empty()) narrowed += "¹ " + m.name + ": " + m.narrowed + "\n";
+    if (!m.equivalent.empty()) narrowed += "² " + m.name + ": " + m.equivalent + "\n";
+    j.push_back({{"mutant", m.name}, {"function", m.function}, {"class", verify::bug_class_name(m.bug)},
+                 {"check_ledger_f32", r.check_ledger_f32}, {"check_ledger_f64", r.check_ledger_f64},
+                 {"check_f32", r.check_f32}, {"check_f64", r.check_f64}, {"verify_f32", r.verify_f32},
+                 {"verify_f64", r.verify_f64}, {"caught_where_expected", ok}, {"equivalent", m.equivalent}, {"evidence", r.evidence}});
+    if (r.gradcheck) j.back()["gradcheck"] = *r.gradcheck;
+  }
+  out << "\n" << narrowed << "\nBold: where the mutant must be caught (its class). " << as_expected << " of " << index
+      << " mutants caught everywhere they must be (an equivalent mutant counts when nothing catches it).\n";
+  if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
+  return as_expected == index ? kExitOk : kExitCheckFailed;
+}
+}  // namespace
+
+void add_mutants_command(CLI::App& app, std::function<int()>& action, std::ostream& out) {
+  auto args = std::make_shared<MutantsArgs>();
+  CLI::App* cmd = app.add_subcommand("mutants", "Run the mutation catalog through every check and print which catches which");
+  cmd->add_option("--data", args->data, "Word list, one word per line")->capture_default_str();
+  cmd->add_option("--ledger", args->ledger, "Exactness ledger (JSON)")->capture_default_str();
+  cmd->add_option("--json", args->json, "Write the results as JSON to FILE (atomically)");
+  cmd->add_flag("--gradcheck", args->gradcheck, "Also run gradcheck (float64 central differences) per mutant (slow)");
+  cmd->callback([args, &action, &out] { action = [args, &out] { return run_mutants_command(*args, out); }; });
+}
+
+}  // namespace bpn::cli

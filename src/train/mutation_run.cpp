@@ -1,0 +1,105 @@
+#include "train/mutation_run.h"
+
+#include <exception>
+
+#include "train/trainer.h"
+#include "verify/check.h"
+#include "verify/gradcheck.h"
+
+namespace bpn::train {
+
+namespace {
+
+std::string first_failure(const verify::CheckReport& r) {
+  for (const auto& ex : r.exercises) {
+    for (const auto& row : ex.rows) {
+      if (!row.pass) return "exercise " + std::to_string(ex.number) + " " + row.cmp.name + ": " + row.note;
+    }
+  }
+  return r.pass ? "" : "a goal of the notebook's configuration";
+}
+
+struct CheckOutcome {
+  bool caught_with_ledger = false, caught_without = false;
+  std::string evidence;
+};
+
+CheckOutcome run_check_with(const model::BackwardTable& table, const data::Dataset& data,
+                            const verify::Ledger& ledger, at::ScalarType dtype) {
+  CheckOutcome out;
+  try {
+    verify::CheckConfig cfg;
+    cfg.dtype = dtype;
+    cfg.table = &table;
+    verify::CheckReport r = verify::run_check(data, cfg);
+    verify::apply_expectations(r, nullptr);
+    out.caught_without = !r.pass;
+    if (!r.pass) out.evidence = first_failure(r);
+    verify::apply_expectations(r, &ledger);
+    out.caught_with_ledger = !r.pass;
+    if (!r.pass && out.evidence.empty()) out.evidence = first_failure(r);
+  } catch (const std::exception& e) {
+    out.caught_with_ledger = out.caught_without = true;
+    out.evidence = std::string("threw: ") + e.what();
+  }
+  return out;
+}
+
+bool step_caught(const model::BackwardTable& table, const data::Dataset& data, at::ScalarType dtype,
+                 std::string& evidence) {
+  try {
+    TrainConfig cfg;
+    cfg.dtype = dtype;
+    TrainState state = init_state(cfg, data);
+    verify::StepRecord record;
+    manual_step(state, cfg, data.train, {}, table, &record);
+    const StepCheck check = check_step(record);
+    if (!check.pass && evidence.empty()) evidence = "--verify-every: " + check.detail;
+    return !check.pass;
+  } catch (const std::exception& e) {
+    if (evidence.empty()) evidence = std::string("--verify-every threw: ") + e.what();
+    return true;
+  }
+}
+
+}  // namespace
+
+bool MutantResult::as_expected(const verify::Expectation& e) const {
+  return (!e.check_ledger || (check_ledger_f32 && check_ledger_f64)) && (!e.check_f32 || check_f32) &&
+         (!e.check_f64 || check_f64) && (!e.verify_f32 || verify_f32) && (!e.verify_f64 || verify_f64);
+}
+
+bool MutantResult::caught_anywhere() const {
+  return check_ledger_f32 || check_ledger_f64 || check_f32 || check_f64 || verify_f32 || verify_f64 ||
+         gradcheck.value_or(false);
+}
+
+MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const verify::Ledger& ledger,
+                        bool with_gradcheck) {
+  const model::BackwardTable table = verify::mutated_table(m);
+  MutantResult r;
+  const CheckOutcome c64 = run_check_with(table, data, ledger, at::kDouble);
+  const CheckOutcome c32 = run_check_with(table, data, ledger, at::kFloat);
+  r.check_ledger_f32 = c32.caught_with_ledger;
+  r.check_ledger_f64 = c64.caught_with_ledger;
+  r.check_f32 = c32.caught_without;
+  r.check_f64 = c64.caught_without;
+  r.evidence = !c64.evidence.empty() ? c64.evidence : c32.evidence;
+  if (m.training_step) {
+    r.verify_f64 = step_caught(table, data, at::kDouble, r.evidence);
+    r.verify_f32 = step_caught(table, data, at::kFloat, r.evidence);
+  }
+  if (with_gradcheck) {
+    try {
+      verify::CheckConfig cfg;
+      cfg.dtype = at::kDouble;
+      cfg.table = &table;
+      r.gradcheck = !verify::run_gradcheck(data, cfg).pass;
+    } catch (const std::exception&) {
+      r.gradcheck = true;
+    }
+  }
+  return r;
+}
+
+}  // namespace bpn::train

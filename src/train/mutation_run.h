@@ -1,0 +1,33 @@
+// Runs one mutant of the catalog (verify/mutants.h) through every check that could see it: `check`
+// in float32 and float64, with and without the ledger, `train --verify-every` on one training step in
+// both dtypes, and optionally gradcheck (central differences, float64). Used by the mutation test and
+// by `bpninja mutants`, which prints the README's mutation table.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "data/dataset.h"
+#include "verify/ledger.h"
+#include "verify/mutants.h"
+
+namespace bpn::train {
+
+struct MutantResult {
+  // true = caught: the verdict failed (or the run threw, which a user sees as a non-zero exit).
+  bool check_ledger_f32 = false, check_ledger_f64 = false;  // check with the ledger's exactness
+  bool check_f32 = false, check_f64 = false;                // check, accuracy rule only
+  bool verify_f32 = false, verify_f64 = false;              // one training step under --verify-every
+  std::optional<bool> gradcheck;                            // central differences (float64), if asked
+  std::string evidence;  // the first failing row of the strongest check that caught it, or a thrown message
+  bool as_expected(const verify::Expectation& e) const;
+  bool caught_anywhere() const;
+  // Caught where its class says, or, for an equivalent mutant, caught nowhere (else its reason is stale).
+  bool as_expected(const verify::Mutant& m) const { return m.equivalent.empty() ? as_expected(m.expect()) : !caught_anywhere(); }
+};
+
+// `data` is the notebook's data set; `ledger` the checked-in ledger.
+MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const verify::Ledger& ledger,
+                        bool with_gradcheck = false);
+
+}  // namespace bpn::train

@@ -1,0 +1,83 @@
+// The mutation catalog: every mutant must be caught where its class says it can be seen (check with
+// the ledger for a last-bit change; the float64 verdict for a 1e-6 scale; the verdict in both dtypes,
+// without the ledger, for everything else; --verify-every for the functions the training step runs),
+// and an equivalent mutant must be caught nowhere (else its stated reason is wrong).
+#include "verify/mutants.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/names.h"
+#include "train/mutation_run.h"
+#include "verify/check.h"
+
+namespace bpn::verify {
+namespace {
+
+class Mutation : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(Mutation, IsCaughtWhereItCanBeSeen) {
+  BPN_REQUIRE_NAMES(d);
+  const Mutant& m = mutant_catalog().at(GetParam());
+  static const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
+  const train::MutantResult r = train::run_mutant(m, *d, ledger);
+  const Expectation e = m.expect();
+  SCOPED_TRACE(m.name + " [" + bug_class_name(m.bug) + "] evidence: " + r.evidence);
+  if (!m.equivalent.empty()) {
+    std::cout << "[ equivalent ] " << m.name << ": " << m.equivalent << "\n";
+    EXPECT_FALSE(r.caught_anywhere()) << "an equivalent mutant was caught: its reason is stale";
+    return;
+  }
+  if (e.check_ledger) {
+    EXPECT_TRUE(r.check_ledger_f32) << "check float32 with the ledger";
+    EXPECT_TRUE(r.check_ledger_f64) << "check float64 with the ledger";
+  }
+  if (e.check_f32) {
+    EXPECT_TRUE(r.check_f32) << "check float32, accuracy rule alone";
+  }
+  if (e.check_f64) {
+    EXPECT_TRUE(r.check_f64) << "check float64, accuracy rule alone";
+  }
+  if (e.verify_f32) {
+    EXPECT_TRUE(r.verify_f32) << "--verify-every, float32";
+  }
+  if (e.verify_f64) {
+    EXPECT_TRUE(r.verify_f64) << "--verify-every, float64";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalog, Mutation, ::testing::Range<std::size_t>(0, mutant_catalog().size()),
+                         [](const auto& info) { return "m" + std::to_string(info.param); });
+
+TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
+  std::set<std::string> functions;
+  std::set<BugClass> classes;
+  for (const Mutant& m : mutant_catalog()) {
+    functions.insert(m.function);
+    classes.insert(m.bug);
+  }
+  EXPECT_GE(mutant_catalog().size(), 40u);
+  for (const char* fn :
+       {"loss_backward", "logprobs_backward", "probs_backward", "counts_sum_inv_backward", "counts_sum_backward",
+        "counts_backward", "norm_logits_backward", "logit_maxes_backward", "logits_backward", "h_backward",
+        "hpreact_backward", "bnraw_backward", "bnvar_inv_backward", "bnvar_backward", "bndiff2_backward",
+        "bndiff_backward", "bnmeani_backward", "hprebn_backward", "embcat_backward", "emb_backward",
+        "cross_entropy_backward", "cross_entropy_backward_ops", "batchnorm_layer_backward",
+        "batchnorm_layer_backward_ops", "batchnorm_forward", "sgd_update"}) {
+    EXPECT_TRUE(functions.count(fn)) << "no mutant in " << fn;
+  }
+  EXPECT_EQ(classes.size(), 14u) << "every bug class has at least one mutant";
+}
+
+// The unmutated table passes every check the mutants are run through.
+TEST(MutationCatalog, TheHandDerivedTableIsCaughtNowhere) {
+  BPN_REQUIRE_NAMES(d);
+  const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
+  Mutant identity{"identity", "none", BugClass::kSign, true, "", "", [](model::BackwardTable&) {}};
+  const train::MutantResult r = train::run_mutant(identity, *d, ledger);
+  EXPECT_FALSE(r.caught_anywhere()) << r.evidence;
+}
+
+}  // namespace
+}  // namespace bpn::verify
