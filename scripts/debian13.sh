@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/debian13.sh [--shell | --no-test | ctest args...]
+# scripts/debian13.sh [--shell | --no-test | --exec 'COMMAND' | ctest args...]
 #
 # Platform 2: Debian 13 (trixie), LibTorch 2.6, gcc 14, on this Debian 12 machine. As root:
 #   1. debootstrap a minimal trixie root under .platforms/debian13/root (git-ignored), once;
@@ -9,7 +9,10 @@
 #      there (the build folder stays in the root, so a warm run is incremental) and run the whole
 #      ctest suite plus `bpninja check --require-ledger` in both dtypes.
 # The mirror is read from apt's own sources on this machine; no host is written in the repository.
-# `--shell` opens a shell in the root instead of testing; `--no-test` stops after the build.
+# `--shell` opens a shell in the root instead of testing; `--no-test` stops after the build;
+# `--exec 'COMMAND'` runs COMMAND in the root's checkout after the build. To record the ledger for
+# Debian 13, run `bpninja check --record-ledger` there with --exec and copy tests/golden/exactness.json
+# back from .platforms/debian13/root/work/backprop-ninja/ (README "Platforms").
 set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root_dir"
@@ -20,6 +23,7 @@ mode=test
 case "${1:-}" in
   --shell) mode=shell; shift ;;
   --no-test) mode=build; shift ;;
+  --exec) mode=exec; exec_cmd="${2:?--exec needs a command}"; shift 2 ;;
 esac
 
 [ "$(id -u)" -eq 0 ] || die "debootstrap and chroot need root: run as root (CI does) or with sudo"
@@ -107,6 +111,7 @@ if [ "$mode" = shell ]; then in_root bash -c "cd /work/backprop-ninja && exec ba
 log "building (release preset) inside the root"
 in_root bash -c 'cd /work/backprop-ninja && { [ -f build/release/CMakeCache.txt ] || cmake --preset release; } >&2 && cmake --build --preset release >&2'
 [ "$mode" = build ] && exit 0
+if [ "$mode" = exec ]; then in_root bash -c "cd /work/backprop-ninja && $exec_cmd"; exit $?; fi
 
 log "ctest inside the root"
 in_root bash -c 'cd /work/backprop-ninja && ctest --preset release "$@"' ctest "$@"

@@ -1,5 +1,7 @@
 #include "model/forward.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
