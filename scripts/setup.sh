@@ -42,7 +42,6 @@ fi
 
 # 2. The data set, at data/names.txt (git-ignored), verified by its sha256.
 names_sha256=0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
-names_url=https://raw.githubusercontent.com/karpathy/makemore/master/names.txt
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$names_sha256" ]; }
 if ! sha_ok data/names.txt; then
   mkdir -p data
@@ -52,11 +51,8 @@ if ! sha_ok data/names.txt; then
     log "copying names.txt from ../shared/data/"
     cp ../shared/data/names.txt "$tmp"
   else
-    log "downloading names.txt from the makemore repository"
-    if command -v curl >/dev/null; then curl -fsSL "$names_url" -o "$tmp"
-    elif command -v wget >/dev/null; then wget -q "$names_url" -O "$tmp"
-    else echo "setup.sh: cannot get names.txt: no ../shared/data/names.txt and neither curl nor wget" >&2; exit 2
-    fi
+    echo "setup.sh: no ../shared/data/names.txt: put the data set there (or at data/names.txt) and rerun" >&2
+    exit 2
   fi
   if ! sha_ok "$tmp"; then
     echo "setup.sh: names.txt has the wrong sha256 (expected $names_sha256); not installed" >&2

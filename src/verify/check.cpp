@@ -69,15 +69,18 @@ double sum_noise_scale(const at::Tensor& terms, std::int64_t dim) {
 }
 
 // BatchNorm's closed form subtracts two batch sums from n*dy; where they nearly cancel (small batches:
-// at n = 2 the true dhprebn is O(eps)) its computed value is rounding noise of the terms. Their
-// magnitudes, |bngain * bnvar_inv| / n * (n|dy| + |sum dy| + n/(n-1) |bnraw| |sum dy*bnraw|), [n, H] in
-// float64, give the scale of that noise: their max for dhprebn, and n times their largest column
-// sum for db1 (a batch sum of dhprebn).
-at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const at::Tensor& inv_, const at::Tensor& gain_) {
-  const at::Tensor dy = dy_.detach().to(at::kDouble), raw = raw_.detach().to(at::kDouble);
+// at n = 2 the true dhprebn is O(eps)) its computed value is rounding noise of the terms, and bnraw
+// itself carries the rounding of (hprebn - mean), which cancels when the batch varies little around a
+// large mean. The magnitudes |bngain*bnvar_inv|/n * (n|dy| + sum|dy| + n/(n-1) r sum(|dy| r)), with
+// r = |bnraw| + |hprebn|*bnvar_inv the magnitude bnraw is computed from, [n, H] in float64, are the
+// scale of that noise (batchnorm_noise_scales pushes it to the layer below).
+at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const at::Tensor& inv_, const at::Tensor& gain_,
+                           const at::Tensor& hprebn_) {
+  const at::Tensor dy = dy_.detach().to(at::kDouble).abs(), inv = inv_.detach().to(at::kDouble).abs();
+  const at::Tensor r = raw_.detach().to(at::kDouble).abs() + hprebn_.detach().to(at::kDouble).abs() * inv;
   const double n = static_cast<double>(dy.size(0));
-  const at::Tensor k = (gain_.detach().to(at::kDouble) * inv_.detach().to(at::kDouble)).abs() / n;
-  return k * (n * dy.abs() + dy.sum({0}, true).abs() + n / std::max(n - 1.0, 1.0) * raw.abs() * (dy * raw).sum({0}, true).abs());
+  const at::Tensor k = gain_.detach().to(at::kDouble).abs() * inv / n;
+  return k * (n * dy + dy.sum({0}, true) + n / std::max(n - 1.0, 1.0) * r * (dy * r).sum({0}, true));
 }
 
 ExerciseReport exercise1(const Graphs& g, const model::Batch& b, const model::BackwardTable& table) {
@@ -153,8 +156,10 @@ ExerciseReport exercise3(const Graphs& g, const model::BackwardTable& table, std
   hpreact_fast_maxdiff = max_abs_diff(model::hpreact_fast(hprebn, bngain, bnbias), f.hpreact);
   // Against the notebook's chunked graph (unbiased variance), the CPU loop and the tensor ops.
   const Chunked& c64 = *g.f64;
-  const double noise = batchnorm_terms(c64.f.hpreact.grad(), c64.f.bnraw, c64.f.bnvar_inv, c64.params.bngain)
-                           .max().item<double>();
+  const double noise =
+      batchnorm_terms(c64.f.hpreact.grad(), c64.f.bnraw, c64.f.bnvar_inv, c64.params.bngain, c64.f.hprebn)
+          .max()
+          .item<double>();
   const auto chunked = reference_of(g, [](const Chunked& c) { return c.grad.at("hprebn"); }, noise);
   const at::Tensor bnraw = f.bnraw.detach(), bnvar_inv = f.bnvar_inv.detach();
   ex.rows.push_back(make_row(
@@ -450,6 +455,22 @@ std::string format_report(const CheckReport& r) {
   return os.str();
 }
 
+std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                                     const at::Tensor& bnvar_inv, const at::Tensor& bngain,
+                                                     const at::Tensor& hprebn, const at::Tensor& embcat,
+                                                     const at::Tensor& W1, const at::Tensor& emb, const at::Tensor& Xb,
+                                                     const at::Tensor& C) {
+  at::NoGradGuard no_grad;
+  const at::Tensor terms = batchnorm_terms(dhpreact, bnraw, bnvar_inv, bngain, hprebn);
+  auto abs64 = [](const at::Tensor& t) { return t.detach().to(at::kDouble).abs(); };
+  const model::LinearGrads below = model::hprebn_backward(terms, abs64(embcat), abs64(W1));
+  const at::Tensor demb = model::embcat_backward(below.dx, emb);
+  const at::Tensor dC = model::emb_backward(demb, Xb, abs64(C));
+  auto max_of = [](const at::Tensor& t) { return t.numel() ? t.max().item<double>() : 0.0; };
+  return {{"hprebn", max_of(terms)}, {"embcat", max_of(below.dx)}, {"emb", max_of(demb)},
+          {"W1", max_of(below.dW)},  {"b1", max_of(below.db)},      {"C", max_of(dC)}};
+}
+
 // ---- One training step ---------------------------------------------------------------------------
 
 namespace {
@@ -499,13 +520,11 @@ std::vector<Row> verify_step(const StepRecord& s) {
                                                   : n == "bnvar_inv" ? x.ops_forward.bnvar_inv : x.ops_forward.hpreact;
                             })));
   }
-  // The gradients the step applied, against autograd of the same parameters and batch. dhprebn and
-  // db1 get the rounding scale of BatchNorm's closed form (batchnorm_terms); db1 is analytically zero.
-  const at::Tensor terms =
-      batchnorm_terms(r64.grad.at("hpreact"), r64.f.bn.bnraw, r64.f.bn.bnvar_inv, r64.params.bngain);
-  const std::map<std::string, double> noise = {
-      {"hprebn", terms.max().item<double>()},
-      {"b1", static_cast<double>(terms.size(0)) * terms.sum({0}).max().item<double>()}};
+  // The gradients the step applied, against autograd of the same parameters and batch. The gradients
+  // at and below BatchNorm get the rounding scale of its closed form (batchnorm_noise_scales).
+  const std::map<std::string, double> noise =
+      batchnorm_noise_scales(r64.grad.at("hpreact"), r64.f.bn.bnraw, r64.f.bn.bnvar_inv, r64.params.bngain,
+                             r64.f.hprebn, r64.f.embcat, r64.params.W1, r64.f.emb, s.batch.Xb, r64.params.C);
   for (const auto& [name, manual] : s.grads.named()) {
     const auto it = noise.find(name);
     rows.push_back(make_row(name, manual, ref([n = name](const FusedReference& x) { return x.grad.at(n); },

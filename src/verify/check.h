@@ -109,6 +109,18 @@ void record_exactness(const CheckReport& report, Ledger& ledger);
 // prints one after everything it runs (see cli/check_cmd.cpp).
 std::string format_report(const CheckReport& report);
 
+// The rounding scales (judge_accuracy's noise_scale) of the gradients BatchNorm's closed form feeds.
+// Its terms, |bngain*bnvar_inv|/n (n|dy| + sum|dy| + n/(n-1) r sum(|dy| r)) with r = |bnraw| +
+// |hprebn|*bnvar_inv, cancel where the true dhprebn is small (at n = 2 it is O(eps)), and bnraw carries
+// the rounding of hprebn - mean: their magnitude, a [n, H] tensor, is the scale of dhprebn's rounding. Pushed through the linear layer below with absolute values (hprebn_backward of
+// |W1|, |embcat|; emb_backward) it gives the scales of dembcat, demb, dW1, db1 (analytically zero) and dC.
+// All inputs are the float64 reference's; returns {"hprebn", "embcat", "emb", "W1", "b1", "C"}.
+std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact, const at::Tensor& bnraw,
+                                                     const at::Tensor& bnvar_inv, const at::Tensor& bngain,
+                                                     const at::Tensor& hprebn, const at::Tensor& embcat,
+                                                     const at::Tensor& W1, const at::Tensor& emb, const at::Tensor& Xb,
+                                                     const at::Tensor& C);
+
 // ---- One training step, verified (Exercise 4, and train --verify-every) --------------------------
 
 struct StepRecord {

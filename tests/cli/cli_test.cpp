@@ -49,7 +49,7 @@ TEST(Cli, BadOptionValuesAreRejected) {
   expect_one_line_error(run_cli({"check", "--n-hidden", "abc"}), "--n-hidden");
   expect_one_line_error(run_cli({"check", "--n-hidden", "99999999999999999999"}), "--n-hidden");
   expect_one_line_error(run_cli({"check", "--batch-size", "-4"}), "--batch-size");
-  expect_one_line_error(run_cli({"check", "--exercise", "4"}), "--exercise");
+  expect_one_line_error(run_cli({"check", "--exercise", "5"}), "--exercise");
   expect_one_line_error(run_cli({"check", "--dtype", "float16"}), "--dtype");
   expect_one_line_error(run_cli({"check", "--no-such-option"}), "no-such-option");
   expect_one_line_error(run_cli({"frobnicate"}), "frobnicate");

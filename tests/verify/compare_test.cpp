@@ -92,6 +92,20 @@ TEST(GradAssert, FailureMessageHasShapeMaxdiffWorstIndexAndBothValues) {
   EXPECT_TRUE(bpn::testing::GradExact("a", "b", ref, ref.clone()));
 }
 
+TEST(GradAssert, AccurateUsesTheVerdictRuleAndPrintsTheBound) {
+  const at::Tensor ref64 = at::randn({4, 3}, at::kDouble);
+  const at::Tensor a32 = ref64.to(at::kFloat);
+  EXPECT_GRAD_ACCURATE(a32, ref64, a32);
+  at::Tensor bad = a32.clone();
+  bad[1][2] += 1e-3f;
+  const auto result = bpn::testing::GradAccurate("bad", "ref64", "a32", bad, ref64, a32);
+  ASSERT_FALSE(result);
+  const std::string msg = result.message();
+  for (const char* part : {"exceeds bound", "[4, 3]", "(1, 2)"}) {
+    EXPECT_NE(msg.find(part), std::string::npos) << "missing '" << part << "' in: " << msg;
+  }
+}
+
 }  // namespace
 }  // namespace bpn::verify
 
