@@ -10,6 +10,7 @@
 #include "util/errors.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/wavenet_check.h"
 
 #ifndef BPNINJA_DEFAULT_LEDGER
 #define BPNINJA_DEFAULT_LEDGER "tests/golden/exactness.json"
@@ -32,6 +33,8 @@ struct CheckArgs {
   bool require_ledger = false;
   bool accept_regression = false;
   bool gradcheck = false;
+  std::string arch = "mlp";
+  bool n_hidden_given = false, seed_given = false, exercise_given = false;
 };
 
 // The last line of every check: one verdict, after everything that was asked for has run.
@@ -43,6 +46,9 @@ std::string verdict_line(bool pass, const verify::CheckReport& r, bool gradcheck
 }
 
 int run_check_command(const CheckArgs& a, std::ostream& out) {
+  if (a.arch != "mlp" && a.arch != "wavenet") {
+    throw InputError("--arch must be mlp or wavenet (got '" + a.arch + "')");
+  }
   verify::CheckConfig cfg;
   require_range("--n-hidden", a.n_hidden, 1, 4096);
   cfg.n_hidden = a.n_hidden;
@@ -67,10 +73,25 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   if (!a.json.empty()) util::check_writable(a.json, "--json");
   if (a.record_ledger) util::check_writable(a.ledger, "--ledger");
 
-  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  const bool wavenet = a.arch == "wavenet";
+  if (wavenet && (a.exercise_given || a.gradcheck)) {
+    throw InputError("--exercise and --gradcheck are for --arch mlp; for the WaveNet use `bpninja gradcheck --arch wavenet`");
+  }
+  if (wavenet && cfg.device != at::kCPU) throw InputError("--arch wavenet runs on the CPU only: leave out --device");
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/wavenet ? 8 : 3);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
-  ledger.validate(verify::known_rows(), a.ledger);
-  verify::CheckReport report = verify::run_check(data, cfg);
+  ledger.validate(verify::known_rows_for, a.ledger);
+  verify::CheckReport report;
+  if (wavenet) {
+    verify::WaveNetCheckConfig wc;
+    wc.model.n_hidden = a.n_hidden_given ? a.n_hidden : 128;
+    wc.model.seed = a.seed_given ? cfg.seed : 42;
+    wc.batch_size = cfg.batch_size;
+    wc.dtype = cfg.dtype;
+    report = verify::run_wavenet_check(data, wc);
+  } else {
+    report = verify::run_check(data, cfg);
+  }
   verify::apply_expectations(report, &ledger);
   bool pass = report.pass;
   std::string ledger_problem;
@@ -123,10 +144,14 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd = app.add_subcommand("check", "Run the notebook's experiment: every hand-derived gradient vs autograd");
   cmd->add_option("--data", args->data, "Word list, one word per line")->capture_default_str();
-  cmd->add_option("--n-hidden", args->n_hidden, "Hidden units (1..4096)")->capture_default_str();
+  cmd->add_option("--arch", args->arch, "mlp (the lecture's MLP, Exercises 1-4) or wavenet (makemore part 5)")
+      ->capture_default_str();
+  cmd->add_option("--n-hidden", args->n_hidden, "Hidden units (1..4096; the WaveNet's default is 128)")
+      ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Batch size (2..1048576; the variance divides by n-1)")
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed of generator g (bngain/bnbias use seed+1)")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed of generator g (MLP: bngain/bnbias use seed+1; the WaveNet's default is 42)")
+      ->capture_default_str();
   cmd->add_option("--exercise", args->exercise, "1, 2, 3, 4 or all")->capture_default_str();
   cmd->add_option("--json", args->json, "Write the report as JSON to FILE (atomically)");
   cmd->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str();
@@ -141,7 +166,12 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
                 "With --record-ledger: record even though recorded-exact tensors are no longer exact");
   cmd->add_flag("--require-ledger", args->require_ledger,
                 "Fail (exit 1) when the ledger has no entry for this environment and configuration");
-  cmd->callback([args, &action, &out] { action = [args, &out] { return run_check_command(*args, out); }; });
+  cmd->callback([args, cmd, &action, &out] {
+    args->n_hidden_given = cmd->count("--n-hidden") > 0;
+    args->seed_given = cmd->count("--seed") > 0;
+    args->exercise_given = cmd->count("--exercise") > 0;
+    action = [args, &out] { return run_check_command(*args, out); };
+  });
 }
 
 }  // namespace bpn::cli

@@ -30,8 +30,9 @@ const char* mark(bool caught, bool expected) { return caught ? (expected ? "**ca
 int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   if (!a.json.empty()) util::check_writable(a.json, "--json");
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  const data::Dataset wavenet_data = data::load_dataset(a.data, /*block_size=*/8);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
-  ledger.validate(verify::known_rows(), a.ledger);
+  ledger.validate(verify::known_rows_for, a.ledger);
   out << "| # | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | verify-every f64 |"
       << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
       << "\n";
@@ -40,11 +41,11 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   std::string narrowed;
   for (const verify::Mutant& m : verify::mutant_catalog()) {
     ++index;
-    const train::MutantResult r = train::run_mutant(m, data, ledger, a.gradcheck);
+    const train::MutantResult r = train::run_mutant(m, data, wavenet_data, ledger, a.gradcheck && m.arch == "mlp");
     const verify::Expectation e = m.expect();
     const bool ok = r.as_expected(m);
     as_expected += ok ? 1 : 0;
-    out << "| " << index << " | " << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
+    out << "| " << index << " | " << (m.arch == "wavenet" ? "[WaveNet] " : "") << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
         << " | " << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
         << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")
         << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";

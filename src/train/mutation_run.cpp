@@ -5,6 +5,7 @@
 #include "train/trainer.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/wavenet_check.h"
 
 namespace bpn::train {
 
@@ -74,10 +75,32 @@ bool MutantResult::caught_anywhere() const {
          gradcheck.value_or(false);
 }
 
-MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const verify::Ledger& ledger,
-                        bool with_gradcheck) {
-  const model::BackwardTable table = verify::mutated_table(m);
+MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const data::Dataset& wavenet_data,
+                        const verify::Ledger& ledger, bool with_gradcheck) {
   MutantResult r;
+  if (m.arch == "wavenet") {
+    const layers::BackwardTable table = verify::mutated_layers_table(m);
+    auto run = [&](at::ScalarType dtype, bool& with_ledger, bool& without) {
+      try {
+        verify::WaveNetCheckConfig cfg;
+        cfg.dtype = dtype;
+        cfg.table = &table;
+        verify::CheckReport rep = verify::run_wavenet_check(wavenet_data, cfg);
+        verify::apply_expectations(rep, nullptr);
+        without = !rep.pass;
+        if (!rep.pass && r.evidence.empty()) r.evidence = first_failure(rep);
+        verify::apply_expectations(rep, &ledger);
+        with_ledger = !rep.pass;
+      } catch (const std::exception& e) {
+        with_ledger = without = true;
+        if (r.evidence.empty()) r.evidence = std::string("threw: ") + e.what();
+      }
+    };
+    run(at::kDouble, r.check_ledger_f64, r.check_f64);
+    run(at::kFloat, r.check_ledger_f32, r.check_f32);
+    return r;
+  }
+  const model::BackwardTable table = verify::mutated_table(m);
   const CheckOutcome c64 = run_check_with(table, data, ledger, at::kDouble);
   const CheckOutcome c32 = run_check_with(table, data, ledger, at::kFloat);
   r.check_ledger_f32 = c32.caught_with_ledger;

@@ -26,8 +26,9 @@ struct MutantResult {
   bool as_expected(const verify::Mutant& m) const { return m.equivalent.empty() ? as_expected(m.expect()) : !caught_anywhere(); }
 };
 
-// `data` is the notebook's data set; `ledger` the checked-in ledger.
-MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const verify::Ledger& ledger,
-                        bool with_gradcheck = false);
+// `data` is the notebook's data set (block 3), `wavenet_data` the same words with block 8 (for the
+// layer mutants, arch "wavenet"); `ledger` the checked-in ledger.
+MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const data::Dataset& wavenet_data,
+                        const verify::Ledger& ledger, bool with_gradcheck = false);
 
 }  // namespace bpn::train

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <sstream>
 
 #include "model/backward.h"
 #include "model/forward.h"
 #include "model/params.h"
 #include "util/errors.h"
+#include "verify/graph.h"
+#include "verify/wavenet_check.h"
 
 namespace bpn::verify {
 
@@ -83,20 +86,30 @@ at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const 
   return k * (n * dy + dy.sum({0}, true) + n / std::max(n - 1.0, 1.0) * r * (dy * r).sum({0}, true));
 }
 
-ExerciseReport exercise1(const Graphs& g, const model::Batch& b, const model::BackwardTable& table) {
+// Exercise 1 through the generic verification (verify/graph.h): the chunked forward with every
+// intermediate recorded, and chunked_backward as the manual backward.
+ExerciseReport exercise1(const model::Params& params, const model::Batch& b, const model::BackwardTable& table,
+                         at::ScalarType dtype) {
   ExerciseReport ex{1, "Exercise 1: every step of the chunked forward, backpropagated by hand", {}};
-  const model::ChunkedGrads grads = model::chunked_backward(g.run->params, g.run->f, b.Xb, b.Yb, table);
+  const GraphFactory make = [&](at::ScalarType d) {
+    auto c = std::make_shared<Chunked>();
+    c->params = params_in(params, d);
+    c->params.set_requires_grad(true);
+    c->f = model::chunked_forward(c->params, b.Xb, b.Yb);
+    GraphRun r;
+    r.intermediates = c->f.intermediates();
+    for (const auto& [name, t] : c->params.named()) r.parameters.emplace_back(name, *t);
+    r.loss = c->f.loss;
+    r.manual_backward = [c, &b, &table] { return model::chunked_backward(c->params, c->f, b.Xb, b.Yb, table).named(); };
+    return r;
+  };
   // Two gradients are analytically zero, so their computed values are rounding noise of a sum:
   // dlogit_maxes (softmax is shift-invariant) and db1 (BatchNorm removes any bias added before it).
-  const NamedTensors& g64 = g.f64->grad;
-  const std::map<std::string, double> noise = {{"logit_maxes", sum_noise_scale(g64.at("norm_logits"), 1)},
-                                               {"b1", sum_noise_scale(g64.at("hprebn"), 0)}};
-  for (const auto& [name, manual] : grads.named()) {
-    const auto it = noise.find(name);
-    const std::string key = name;
-    ex.rows.push_back(make_row(name, manual, reference_of(g, [&](const Chunked& c) { return c.grad.at(key); },
-                                                          it == noise.end() ? 0.0 : it->second)));
-  }
+  const NoiseScales noise = [](const GraphRun&, const std::map<std::string, at::Tensor>& g64) {
+    return std::map<std::string, double>{{"logit_maxes", sum_noise_scale(g64.at("norm_logits"), 1)},
+                                         {"b1", sum_noise_scale(g64.at("hprebn"), 0)}};
+  };
+  ex.rows = compare_graph(make, dtype, noise).rows;
   return ex;
 }
 
@@ -268,7 +281,7 @@ CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
   const Graphs g{&run, cfg.dtype == at::kFloat ? &run : &other, cfg.dtype == at::kDouble ? &run : &other};
   r.loss = run.f.loss.item<double>();
 
-  if (cfg.exercises.count(1)) r.exercises.push_back(exercise1(g, batch, table));
+  if (cfg.exercises.count(1)) r.exercises.push_back(exercise1(params, batch, table, cfg.dtype));
   if (cfg.exercises.count(2)) r.exercises.push_back(exercise2(g, batch, table, goal, r.loss_fast_diff));
   if (cfg.exercises.count(3)) r.exercises.push_back(exercise3(g, table, goal, r.hpreact_fast_maxdiff));
   if (cfg.exercises.count(4)) r.exercises.push_back(exercise4(params, batch, table));
@@ -330,6 +343,11 @@ const std::map<std::string, std::set<std::string>>& known_rows() {
     return m;
   }();
   return rows;
+}
+
+std::map<std::string, std::set<std::string>> known_rows_for(const nlohmann::json& config) {
+  if (config.is_object() && config.contains("arch") && config["arch"] == "wavenet") return wavenet_known_rows(config);
+  return known_rows();
 }
 
 bool LedgerDiff::drops_anything() const {

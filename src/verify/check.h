@@ -92,6 +92,8 @@ void apply_expectations(CheckReport& report, const Ledger* ledger);
 
 // The row names each exercise produces, for validating a ledger: "exercise1" -> {"logprobs", ...}.
 const std::map<std::string, std::set<std::string>>& known_rows();
+// The rows of the model a ledger config names ("arch": "wavenet"; no "arch" is the MLP).
+std::map<std::string, std::set<std::string>> known_rows_for(const nlohmann::json& config);
 
 // What recording `report` would change in `ledger`: names newly exact and names no longer exact.
 struct LedgerDiff {

@@ -47,8 +47,13 @@ Ledger Ledger::load(const std::string& path) {
 }
 
 void Ledger::validate(const std::map<std::string, std::set<std::string>>& known, const std::string& source) const {
+  validate([&](const nlohmann::json&) { return known; }, source);
+}
+
+void Ledger::validate(const KnownRows& known_for, const std::string& source) const {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const LedgerEntry& e = entries[i];
+    const auto known = known_for(e.config);
     const std::string where = source + ": entry " + std::to_string(i) + " (" + e.env.key() + ", config " + e.config.dump() + ")";
     for (std::size_t k = 0; k < i; ++k) {
       if (same_env(entries[k].env, e.env) && entries[k].config == e.config) {

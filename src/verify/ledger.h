@@ -3,6 +3,7 @@
 // A tensor recorded as exact that stops being exact is a gradient regression.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -28,6 +29,9 @@ class Ledger {
   // Every entry must have exactly the exercise keys of `known` and only names listed there; no two
   // entries may share a key. Throws bpn::InputError naming the entry otherwise.
   void validate(const std::map<std::string, std::set<std::string>>& known, const std::string& source) const;
+  // The same, with the known rows chosen by each entry's config (one model per "arch").
+  using KnownRows = std::function<std::map<std::string, std::set<std::string>>(const nlohmann::json& config)>;
+  void validate(const KnownRows& known, const std::string& source) const;
 
   const LedgerEntry* find(const Environment& env, const nlohmann::json& config) const;
   void record(const Environment& env, const nlohmann::json& config, const std::string& exercise,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/backward_table.h"
 #include "model/backward_table.h"
 
 namespace bpn::verify {
@@ -49,7 +50,9 @@ struct Mutant {
   bool training_step = false;  // the function runs in the training step (fused forward/backward, SGD)
   std::string narrowed;        // why the expectation is narrower than the class's, if it is
   std::string equivalent;      // why no check can see it (an equivalent mutant), if so
-  std::function<void(model::BackwardTable&)> inject;
+  std::function<void(model::BackwardTable&)> inject;  // an MLP function (arch "mlp")
+  std::string arch = "mlp";                            // "wavenet": a layer function, checked on the WaveNet
+  std::function<void(layers::BackwardTable&)> inject_layers;
   Expectation expect() const;
 };
 
@@ -57,5 +60,6 @@ const std::vector<Mutant>& mutant_catalog();
 
 // A copy of the hand-derived table with the mutant injected.
 model::BackwardTable mutated_table(const Mutant& m);
+layers::BackwardTable mutated_layers_table(const Mutant& m);
 
 }  // namespace bpn::verify

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "support/names.h"
@@ -21,7 +22,8 @@ TEST_P(Mutation, IsCaughtWhereItCanBeSeen) {
   BPN_REQUIRE_NAMES(d);
   const Mutant& m = mutant_catalog().at(GetParam());
   static const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
-  const train::MutantResult r = train::run_mutant(m, *d, ledger);
+  static const data::Dataset wavenet_data = data::load_dataset(bpn::testing::names_path(), 8);
+  const train::MutantResult r = train::run_mutant(m, *d, wavenet_data, ledger);
   const Expectation e = m.expect();
   SCOPED_TRACE(m.name + " [" + bug_class_name(m.bug) + "] evidence: " + r.evidence);
   if (!m.equivalent.empty()) {
@@ -64,19 +66,32 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
         "hpreact_backward", "bnraw_backward", "bnvar_inv_backward", "bnvar_backward", "bndiff2_backward",
         "bndiff_backward", "bnmeani_backward", "hprebn_backward", "embcat_backward", "emb_backward",
         "cross_entropy_backward", "cross_entropy_backward_ops", "batchnorm_layer_backward",
-        "batchnorm_layer_backward_ops", "batchnorm_forward", "sgd_update"}) {
+        "batchnorm_layer_backward_ops", "batchnorm_forward", "sgd_update", "embedding_backward",
+        "flatten_consecutive_backward", "linear_backward", "batchnorm1d_backward", "tanh_backward",
+        "sequential_backward"}) {
     EXPECT_TRUE(functions.count(fn)) << "no mutant in " << fn;
   }
   EXPECT_EQ(classes.size(), 14u) << "every bug class has at least one mutant";
+  std::map<std::string, int> layer_mutants;
+  for (const Mutant& m : mutant_catalog()) layer_mutants[m.function] += m.arch == "wavenet" ? 1 : 0;
+  for (const char* fn : {"embedding_backward", "flatten_consecutive_backward", "linear_backward", "batchnorm1d_backward",
+                         "tanh_backward", "sequential_backward"}) {
+    EXPECT_GE(layer_mutants[fn], 3) << fn << " (issue 11: at least 3 mutants per new backward function)";
+  }
 }
 
 // The unmutated table passes every check the mutants are run through.
 TEST(MutationCatalog, TheHandDerivedTableIsCaughtNowhere) {
   BPN_REQUIRE_NAMES(d);
   const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
-  Mutant identity{"identity", "none", BugClass::kSign, true, "", "", [](model::BackwardTable&) {}};
-  const train::MutantResult r = train::run_mutant(identity, *d, ledger);
+  Mutant identity{"identity", "none", BugClass::kSign, true, "", "", [](model::BackwardTable&) {}, "mlp", {}};
+  const data::Dataset wavenet_data = data::load_dataset(bpn::testing::names_path(), 8);
+  const train::MutantResult r = train::run_mutant(identity, *d, wavenet_data, ledger);
   EXPECT_FALSE(r.caught_anywhere()) << r.evidence;
+  Mutant layer_identity = identity;
+  layer_identity.arch = "wavenet";
+  layer_identity.inject_layers = [](layers::BackwardTable&) {};
+  EXPECT_FALSE(train::run_mutant(layer_identity, *d, wavenet_data, ledger).caught_anywhere());
 }
 
 }  // namespace

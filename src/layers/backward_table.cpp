@@ -1,0 +1,20 @@
+#include "layers/backward_table.h"
+
+#include "layers/batchnorm1d.h"
+#include "layers/embedding.h"
+#include "layers/flatten_consecutive.h"
+#include "layers/linear.h"
+#include "layers/sequential.h"
+#include "layers/tanh.h"
+#include "model/backward.h"
+
+namespace bpn::layers {
+
+const BackwardTable& hand_derived() {
+  static const BackwardTable table{embedding_backward,   flatten_consecutive_backward, linear_backward,
+                                   batchnorm1d_backward, tanh_backward,                model::cross_entropy_backward,
+                                   sequential_backward};
+  return table;
+}
+
+}  // namespace bpn::layers

@@ -1,0 +1,54 @@
+// The layer library's backward functions, called through a table as model/backward_table.h does for
+// the MLP: a copy with one entry replaced verifies a user's function, or injects a mutant.
+// Each function is `<layer>_backward(grad, inputs..., saved)`; the math is in docs/derivations.md
+// under the layer's name.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bpn::layers {
+
+class Layer;
+
+struct LinearGrads {
+  at::Tensor dx;  // [..., fan_in]
+  at::Tensor dW;  // [fan_in, fan_out]
+  at::Tensor db;  // [fan_out] (undefined without bias)
+};
+struct BatchNormGrads {
+  at::Tensor dx;      // the input's shape
+  at::Tensor dgamma;  // [C]
+  at::Tensor dbeta;   // [C]
+};
+
+using T = at::Tensor;
+using CT = const at::Tensor&;
+
+struct BackwardTable {
+  // out = W[ix]                                   -> dW [V, C], repeated indices accumulate
+  std::function<T(CT dout, CT ix, CT W)> embedding_backward;
+  // out = x.view(B, T/k, C*k) (squeezed at T/k = 1) -> dx = dout.view(x's shape)
+  std::function<T(CT dout, CT x)> flatten_consecutive_backward;
+  // out = x @ W + b                               -> dx = dout @ W^T, dW = x^T dout, db = sum dout
+  std::function<LinearGrads(CT dout, CT x, CT W, bool bias)> linear_backward;
+  // out = gamma * xhat + beta, xhat = (x - mean) * inv_std over every dim but the last (training)
+  std::function<BatchNormGrads(CT dout, CT xhat, CT inv_std, CT gamma)> batchnorm1d_backward;
+  // out = tanh(x)                                 -> dx = dout * (1 - out^2), rounded once
+  std::function<T(CT dout, CT out)> tanh_backward;
+  // loss = cross_entropy(logits, Y)               -> dlogits = (softmax(logits) - onehot(Y)) / n
+  std::function<T(CT logits, CT Y)> cross_entropy_backward;
+  // Sequential: the reverse chain, each layer's backward fed its output's gradient
+  std::function<std::vector<std::pair<std::string, at::Tensor>>(const std::vector<Layer*>& layers,
+                                                                const std::vector<std::string>& names, CT dout)>
+      sequential_backward;
+};
+
+// The hand-derived functions of this folder.
+const BackwardTable& hand_derived();
+
+}  // namespace bpn::layers

@@ -1,0 +1,71 @@
+#include "verify/wavenet_check.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <memory>
+
+#include "model/params.h"
+#include "util/errors.h"
+#include "verify/graph.h"
+
+namespace bpn::verify {
+
+CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
+  if (cfg.batch_size < 2) {
+    throw InputError("batch size " + std::to_string(cfg.batch_size) +
+                     " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
+  }
+  models::WaveNetConfig mc = cfg.model;
+  mc.vocab_size = data.vocab.size();
+  mc.block_size = data.block_size;
+  at::Generator g = at::detail::createCPUGenerator(mc.seed);
+  const models::WaveNet model(mc, g);
+  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
+
+  CheckReport r;
+  r.env = current_environment(cfg.dtype, at::kCPU);
+  r.config = mc.to_json();
+  r.config["batch_size"] = cfg.batch_size;
+  r.config["train_rows"] = data.train.rows();
+  r.train_rows = data.train.rows();
+  r.dev_rows = data.dev.rows();
+  r.test_rows = data.test.rows();
+  const auto ix = batch.ix.contiguous();
+  r.ix.assign(ix.data_ptr<std::int64_t>(), ix.data_ptr<std::int64_t>() + ix.numel());
+
+  const GraphFactory make = [&](at::ScalarType dtype) {
+    auto copy = std::make_shared<models::WaveNet>(model, dtype);
+    copy->set_table(cfg.table);
+    GraphRun run;
+    for (auto& [name, t] : copy->parameters()) {
+      t->set_requires_grad(true);
+      run.parameters.emplace_back(name, *t);
+    }
+    models::WaveNet::Forward f = copy->forward(batch.Xb, batch.Yb);
+    run.intermediates = f.outputs;
+    run.loss = f.loss;
+    run.manual_backward = [copy] { return copy->backward(); };
+    return run;
+  };
+  const GraphComparison cmp = compare_graph(make, cfg.dtype);
+  r.loss = cmp.loss;
+  r.exercises.push_back({1, "WaveNet (makemore part 5): every layer output and every parameter, backpropagated by hand",
+                         cmp.rows});
+  return r;
+}
+
+std::map<std::string, std::set<std::string>> wavenet_known_rows(const nlohmann::json& config) {
+  models::WaveNetConfig mc;
+  mc.vocab_size = config.value("vocab_size", mc.vocab_size);
+  mc.block_size = config.value("block_size", mc.block_size);
+  mc.n_embd = config.value("n_embd", mc.n_embd);
+  mc.n_hidden = config.value("n_hidden", mc.n_hidden);
+  at::Generator g = at::detail::createCPUGenerator(0);
+  models::WaveNet net(mc, g);
+  std::set<std::string> names;
+  for (const auto& n : net.net.output_names()) names.insert(n);
+  for (const auto& [n, t] : net.parameters()) names.insert(n);
+  return {{"exercise1", names}};
+}
+
+}  // namespace bpn::verify

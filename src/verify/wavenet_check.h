@@ -1,0 +1,31 @@
+// `bpninja check --arch wavenet`: the WaveNet of makemore part 5 (models/wavenet.h), every layer
+// output and every parameter against autograd, through the generic verification (verify/graph.h).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "data/dataset.h"
+#include "layers/backward_table.h"
+#include "models/wavenet.h"
+#include "verify/check.h"
+
+namespace bpn::verify {
+
+struct WaveNetCheckConfig {
+  models::WaveNetConfig model;  // vocab and block size are the data set's
+  std::int64_t batch_size = 32;
+  at::ScalarType dtype = at::kFloat;
+  const layers::BackwardTable* table = &layers::hand_derived();
+};
+
+// The lecture's setup: g = Generator(seed) draws the parameters, then the batch (its next draws).
+// The report has one exercise (number 1) and the config {"arch": "wavenet", ...} as its ledger key.
+CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& config);
+
+// "exercise1" -> every output and parameter name of the WaveNet a ledger config describes.
+std::map<std::string, std::set<std::string>> wavenet_known_rows(const nlohmann::json& config);
+
+}  // namespace bpn::verify
