@@ -19,10 +19,11 @@ void Sequential::add(LayerPtr layer) {
   layers_.push_back(std::move(layer));
 }
 
-at::Tensor Sequential::forward(const at::Tensor& x, NamedTensors* outputs) {
+at::Tensor Sequential::forward(const at::Tensor& x, NamedTensors* outputs, const Hook& hook) {
   at::Tensor h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     h = layers_[i]->forward(h);
+    if (hook) hook(names_[i], h);
     if (outputs) outputs->emplace_back(names_[i], h);
   }
   return h;

@@ -4,6 +4,7 @@
 // See docs/derivations.md#sequential
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,8 +20,11 @@ NamedTensors sequential_backward(const std::vector<Layer*>& layers, const std::v
 class Sequential {
  public:
   void add(LayerPtr layer);
+  // Called after each layer with its output's name and value; it may replace the value, and the
+  // rest of the forward runs from the replacement (central differences perturb outputs this way).
+  using Hook = std::function<void(const std::string& name, at::Tensor& value)>;
   // Runs every layer; `outputs` (if given) receives each layer's output, named as above.
-  at::Tensor forward(const at::Tensor& x, NamedTensors* outputs = nullptr);
+  at::Tensor forward(const at::Tensor& x, NamedTensors* outputs = nullptr, const Hook& hook = {});
   // dout: the gradient of the last output. Returns the gradient of every layer's output (same names)
   // in reverse order; the parameters' gradients are then in each layer's grads().
   NamedTensors backward(const at::Tensor& dout);

@@ -47,9 +47,9 @@ WaveNet::WaveNet(const WaveNet& other, at::ScalarType dtype) : config(other.conf
   for (std::size_t i = 0; i < dstb.size(); ++i) *dstb[i].second = srcb[i].second->detach().to(dtype).clone();
 }
 
-WaveNet::Forward WaveNet::forward(const at::Tensor& Xb, const at::Tensor& Yb) {
+WaveNet::Forward WaveNet::forward(const at::Tensor& Xb, const at::Tensor& Yb, const layers::Sequential::Hook& hook) {
   Forward f;
-  const at::Tensor logits = net.forward(Xb, &f.outputs);
+  const at::Tensor logits = net.forward(Xb, &f.outputs, hook);
   f.loss = loss_fn.forward(logits, Yb);
   return f;
 }

@@ -36,7 +36,7 @@ class WaveNet {
     layers::NamedTensors outputs;  // every layer's output: "embedding1", "flatten1", "linear1", ...
     at::Tensor loss;
   };
-  Forward forward(const at::Tensor& Xb, const at::Tensor& Yb);
+  Forward forward(const at::Tensor& Xb, const at::Tensor& Yb, const layers::Sequential::Hook& hook = {});
   // After forward: the gradient of every layer output (last first), then of every parameter.
   layers::NamedTensors backward();
   at::Tensor logits(const at::Tensor& X);  // in the current mode (eval for sampling and evaluation)

@@ -8,6 +8,7 @@
 // criterion). Thresholds and their justification: docs/derivations.md#finite-differences.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +48,13 @@ struct GradcheckReport {
 };
 
 GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& config);
+
+// The building blocks, for any model (verify/wavenet_check.cpp uses them):
+// the central difference of `loss` for every element of the float64 tensor x, perturbed in place;
+at::Tensor central_difference(const std::function<double()>& loss, at::Tensor& x, double eps);
+// and one row: manual and autograd against the numeric gradient, with the tolerance's criterion.
+GradcheckRow compare_three(const std::string& graph, const std::string& name, const at::Tensor& manual,
+                           const at::Tensor& autograd, const at::Tensor& numeric, const GradcheckTolerance& tol);
 std::string format_gradcheck(const GradcheckReport& report);
 
 }  // namespace bpn::verify

@@ -1,6 +1,7 @@
 #include "verify/wavenet_check.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include <memory>
 
@@ -52,6 +53,64 @@ CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfi
   r.exercises.push_back({1, "WaveNet (makemore part 5): every layer output and every parameter, backpropagated by hand",
                          cmp.rows});
   return r;
+}
+
+GradcheckReport run_wavenet_gradcheck(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
+  models::WaveNetConfig mc = cfg.model;
+  mc.vocab_size = data.vocab.size();
+  mc.block_size = data.block_size;
+  at::Generator g = at::detail::createCPUGenerator(mc.seed);
+  const models::WaveNet model(mc, g);
+  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
+  GradcheckReport report;
+  report.env = current_environment(cfg.dtype, at::kCPU);
+  report.tolerance = gradcheck_tolerance(cfg.dtype);
+
+  // Manual and autograd gradients in the run's dtype, from one forward.
+  models::WaveNet run(model, cfg.dtype);
+  run.set_table(cfg.table);
+  std::map<std::string, at::Tensor> autograd;
+  layers::NamedTensors manual;
+  {
+    at::AutoGradMode grad_on(true);
+    for (auto& [name, t] : run.parameters()) t->set_requires_grad(true);
+    models::WaveNet::Forward f = run.forward(batch.Xb, batch.Yb);
+    for (auto& [name, t] : f.outputs) t.retain_grad();
+    f.loss.backward();
+    for (auto& [name, t] : f.outputs) autograd[name] = t.grad();
+    for (auto& [name, t] : run.parameters()) autograd[name] = t->grad();
+    manual = run.backward();
+  }
+  // Numeric gradients in float64, no autograd.
+  at::NoGradGuard no_grad;
+  models::WaveNet m64(model, at::kDouble);
+  std::map<std::string, at::Tensor> values;
+  for (auto& [name, t] : m64.forward(batch.Xb, batch.Yb).outputs) values[name] = t.contiguous();
+  for (const auto& [name, dmanual] : manual) {
+    at::Tensor* param = nullptr;
+    for (auto& [pname, t] : m64.parameters()) {
+      if (pname == name) param = t;
+    }
+    at::Tensor numeric;
+    if (param) {
+      *param = param->contiguous();
+      numeric = central_difference([&] { return m64.forward(batch.Xb, batch.Yb).loss.item<double>(); }, *param,
+                                   report.tolerance.eps);
+    } else {
+      at::Tensor perturbed = values.at(name).clone();
+      const std::string target = name;
+      const layers::Sequential::Hook hook = [&](const std::string& step, at::Tensor& value) {
+        if (step == target) value = perturbed;
+      };
+      numeric = central_difference([&] { return m64.forward(batch.Xb, batch.Yb, hook).loss.item<double>(); },
+                                   perturbed, report.tolerance.eps);
+    }
+    report.rows.push_back(compare_three("WaveNet (makemore part 5)", name, dmanual, autograd.at(name), numeric,
+                                        report.tolerance));
+  }
+  report.pass = true;
+  for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;
+  return report;
 }
 
 std::map<std::string, std::set<std::string>> wavenet_known_rows(const nlohmann::json& config) {

@@ -11,6 +11,7 @@
 #include "layers/backward_table.h"
 #include "models/wavenet.h"
 #include "verify/check.h"
+#include "verify/gradcheck.h"
 
 namespace bpn::verify {
 
@@ -24,6 +25,11 @@ struct WaveNetCheckConfig {
 // The lecture's setup: g = Generator(seed) draws the parameters, then the batch (its next draws).
 // The report has one exercise (number 1) and the config {"arch": "wavenet", ...} as its ledger key.
 CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& config);
+
+// Central differences in float64 for every element of every parameter and every layer output of the
+// WaveNet, against the manual and the autograd gradients (in config.dtype). Keep the model small:
+// each element costs two forward passes.
+GradcheckReport run_wavenet_gradcheck(const data::Dataset& data, const WaveNetCheckConfig& config);
 
 // "exercise1" -> every output and parameter name of the WaveNet a ledger config describes.
 std::map<std::string, std::set<std::string>> wavenet_known_rows(const nlohmann::json& config);
