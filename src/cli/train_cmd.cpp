@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/train_wavenet.h"
 #include "train/checkpoint.h"
 #include "train/curve_io.h"
 #include "train/trainer.h"
@@ -41,6 +43,8 @@ struct TrainArgs {
   std::string json;
   std::string resume;
   std::vector<std::string> model_options_given;  // options that a resume takes from the checkpoint
+  std::string arch = "mlp";
+  std::vector<std::string> given;  // every option given, by name
 };
 
 void require_learning_rate(const std::string& option, double lr) {
@@ -120,7 +124,40 @@ train::Checkpoint make_checkpoint(const train::TrainState& state, const train::T
   return c;
 }
 
+int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  for (const char* unsupported : {"--resume", "--checkpoint-every", "--dtype"}) {
+    if (std::find(a.given.begin(), a.given.end(), unsupported) != a.given.end()) {
+      throw InputError(std::string(unsupported) + " is not available for --arch wavenet yet (float32, no checkpoints); "
+                       "leave it out");
+    }
+  }
+  auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
+  require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
+  require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
+  require_range("--threads", a.threads, 1, 256);
+  require_range("--n-hidden", a.n_hidden, 1, 4096);
+  require_batch_size(a.batch_size);
+  require_learning_rate("--lr", a.lr);
+  require_learning_rate("--lr-decayed", a.lr_decayed);
+  WaveNetTrainArgs w;
+  w.data = a.data;
+  w.steps = a.steps;
+  w.lr = a.lr;
+  w.lr_decayed = a.lr_decayed;
+  w.decay_step = given("--decay-step") ? a.decay_step : 150000;
+  w.n_hidden = given("--n-hidden") ? a.n_hidden : 128;
+  w.batch_size = a.batch_size;
+  w.seed = given("--seed") ? parse_seed("--seed", a.seed) : 42;
+  w.verify_every = a.verify_every;
+  w.threads = a.threads;
+  w.out = a.out;
+  w.json = a.json;
+  return run_wavenet_train(w, out, err);
+}
+
 int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.arch == "wavenet") return run_wavenet(a, out, err);
+  if (a.arch != "mlp") throw InputError("--arch must be mlp or wavenet (got '" + a.arch + "')");
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
   require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
   require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
@@ -261,6 +298,8 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   CLI::App* cmd = app.add_subcommand("train", "Train the MLP with the hand-derived backward pass only (Exercise 4)");
   cmd->add_option("--data", a->data, "Word list, one word per line")->capture_default_str();
   cmd->add_option("--steps", a->steps, "Total number of steps")->capture_default_str();
+  cmd->add_option("--arch", a->arch, "mlp, or wavenet (makemore part 5: seed 42, n_hidden 128, decay at 150000)")
+      ->capture_default_str();
   std::vector<CLI::Option*> model_options = {
       cmd->add_option("--lr", a->lr, "Learning rate before --decay-step")->capture_default_str(),
       cmd->add_option("--lr-decayed", a->lr_decayed, "Learning rate from --decay-step on")->capture_default_str(),
@@ -280,7 +319,11 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--out", a->out, "Directory for the checkpoint, loss.csv and loss.png");
   cmd->add_option("--json", a->json, "Write train/dev/test loss, steps and seconds as JSON");
   cmd->add_option("--resume", a->resume, "Continue the run saved in this directory");
-  cmd->callback([a, model_options, &action, &out, &err] {
+  cmd->callback([a, cmd, model_options, &action, &out, &err] {
+    a->given.clear();
+    for (const auto* o : cmd->get_options()) {
+      if (o->count() > 0) a->given.push_back(o->get_name());
+    }
     a->model_options_given.clear();
     for (const auto* o : model_options) {
       if (o->count() > 0) a->model_options_given.push_back(o->get_name());

@@ -1,0 +1,111 @@
+#include "cli/train_wavenet.h"
+
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/cli.h"
+#include "train/curve_io.h"
+#include "train/trainer.h"
+#include "train/wavenet_trainer.h"
+#include "util/atomic_file.h"
+#include "util/errors.h"
+#include "util/malloc_tuning.h"
+
+namespace bpn::cli {
+
+int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err) {
+  if (!a.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec || !std::filesystem::is_directory(a.out)) {
+      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
+    }
+    util::check_writable((std::filesystem::path(a.out) / "loss.csv").string(), "--out");
+  }
+  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
+  util::keep_freed_memory_for_reuse();
+  at::set_num_threads(static_cast<int>(a.threads));
+  train::WaveNetTrainConfig cfg;
+  cfg.model.n_hidden = a.n_hidden;
+  cfg.model.seed = a.seed;
+  cfg.batch_size = a.batch_size;
+  cfg.lr = a.lr;
+  cfg.lr_decayed = a.lr_decayed;
+  cfg.decay_step = a.decay_step;
+  train::WaveNetState s = train::init_wavenet(cfg, data);
+  s.losses.reserve(static_cast<std::size_t>(a.steps));
+  out << "WaveNet: " << s.net.numel() << " parameters\n";
+  const auto start = std::chrono::steady_clock::now();
+  std::int64_t verified = 0;
+  double worst_ratio = 0.0;
+  std::string worst_row;
+  while (s.step < a.steps) {
+    const std::int64_t step = s.step;
+    const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
+    train::WaveNetInspect inspect;
+    if (verify_now) {
+      inspect = [&](const models::WaveNet& before, const model::Batch& b, const layers::NamedTensors& grads) {
+        const train::StepCheck c = train::check_wavenet_step(before, b, grads);
+        ++verified;
+        if (c.worst_ratio > worst_ratio) {
+          worst_ratio = c.worst_ratio;
+          worst_row = c.worst_row;
+        }
+        if (!c.pass) {
+          throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
+                                       " the applied gradients are not what autograd computes: " + c.detail);
+        }
+      };
+    }
+    const float loss = train::wavenet_manual_step(s, cfg, data.train, inspect);
+    if (!std::isfinite(loss)) {
+      throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
+                                   std::to_string(step) + "; lower --lr");
+    }
+    if (step % 10000 == 0) {  // the lecture's print: f'{i:7d}/{max_steps:7d}: {loss.item():.4f}'
+      char line[64];
+      std::snprintf(line, sizeof line, "%7lld/%7lld: %.4f\n", static_cast<long long>(step),
+                    static_cast<long long>(a.steps), loss);
+      out << line << std::flush;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double train_loss = train::wavenet_split_loss(s.net, data.train);
+  const double val_loss = train::wavenet_split_loss(s.net, data.dev);
+  char line[256];
+  std::snprintf(line, sizeof line, "train %.4f | val %.4f  (the lecture: train 1.7690, val 1.9937)\n", train_loss,
+                val_loss);
+  out << line;
+  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n", static_cast<long long>(a.steps), seconds,
+                seconds > 0 ? static_cast<double>(a.steps) / seconds : 0.0);
+  out << line;
+  if (verified > 0) {
+    std::snprintf(line, sizeof line, "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f (%s)\n",
+                  static_cast<long long>(verified), worst_ratio, worst_row.c_str());
+    out << line;
+  }
+  if (!a.out.empty()) {
+    const auto dir = std::filesystem::path(a.out);
+    const auto csv = (dir / "loss.csv").string();
+    train::write_loss_csv(csv, train::loss_curve(s.losses));
+    const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
+    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
+  }
+  if (!a.json.empty()) {
+    nlohmann::json j = {{"arch", "wavenet"},       {"train_loss", train_loss}, {"val_loss", val_loss},
+                        {"steps", a.steps},        {"seconds", seconds},       {"parameters", s.net.numel()},
+                        {"config", cfg.model.to_json()}};
+    if (verified > 0) j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst_ratio}};
+    util::write_file_atomically(a.json, j.dump(2) + "\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace bpn::cli
