@@ -3,7 +3,6 @@
 #include <ATen/Version.h>
 #include <torch/version.h>
 
-#include "model/config.h"
 
 namespace bpn::verify {
 
@@ -28,7 +27,7 @@ Environment current_environment(at::ScalarType dtype, at::Device device) {
   Environment env;
   env.libtorch = TORCH_VERSION;
   env.cpu_capability = cpu_capability();
-  env.dtype = model::dtype_name(dtype);
+  env.dtype = dtype == at::kDouble ? "float64" : dtype == at::kFloat ? "float32" : c10::toString(dtype);
   env.device = device.is_cuda() ? "cuda" : device.str();
   return env;
 }

@@ -24,9 +24,6 @@ using LossFn = std::function<double(const model::Params&, const model::ForwardHo
 at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, const std::string& name,
                             const at::Tensor& base, bool is_param, double eps) {
   at::Tensor perturbed = base.detach().to(at::kDouble).contiguous().clone();
-  at::Tensor grad = at::zeros_like(perturbed);
-  double* x = perturbed.data_ptr<double>();
-  double* g = grad.data_ptr<double>();
   model::Params p = params;  // shallow: only the perturbed parameter is swapped
   model::ForwardHook hook;
   if (is_param) {
@@ -38,62 +35,8 @@ at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, con
       if (step == name) value = perturbed.view(value.sizes());
     };
   }
-  for (std::int64_t k = 0; k < perturbed.numel(); ++k) {
-    const double original = x[k];
-    x[k] = original + eps;
-    const double plus = loss(p, hook);
-    x[k] = original - eps;
-    const double minus = loss(p, hook);
-    x[k] = original;
-    g[k] = (plus - minus) / (2.0 * eps);
-  }
-  return grad;
+  return central_difference([&] { return loss(p, hook); }, perturbed, eps);
 }
-
-}  // namespace
-
-GradcheckRow compare_three(const std::string& graph, const std::string& name, const at::Tensor& manual,
-                           const at::Tensor& autograd, const at::Tensor& numeric, const GradcheckTolerance& tol) {
-  GradcheckRow row;
-  row.graph = graph;
-  row.name = name;
-  row.shape = numeric.sizes().vec();
-  const at::Tensor n = numeric.to(at::kDouble);
-  row.numeric_max = n.abs().max().item<double>();
-  auto measure = [&](const at::Tensor& g, double& abs_err, double& rel_err, bool& pass) {
-    if (!g.defined() || g.sizes() != numeric.sizes()) {
-      abs_err = rel_err = std::nan("");
-      pass = false;
-      return;
-    }
-    const at::Tensor diff = (g.detach().to(at::kCPU).to(at::kDouble) - n).abs();
-    abs_err = diff.max().item<double>();
-    // Normwise; undefined (NaN, printed "-") for a gradient that is zero at the tolerance's scale.
-    rel_err = row.numeric_max >= tol.atol ? abs_err / row.numeric_max : std::nan("");
-    pass = (diff <= tol.atol + tol.rtol * n.abs()).all().item<bool>();
-  };
-  measure(manual, row.manual_abs, row.manual_rel, row.manual_pass);
-  measure(autograd, row.autograd_abs, row.autograd_rel, row.autograd_pass);
-  return row;
-}
-
-at::Tensor central_difference(const std::function<double()>& loss, at::Tensor& x, double eps) {
-  at::Tensor grad = at::zeros_like(x);
-  double* px = x.data_ptr<double>();
-  double* g = grad.data_ptr<double>();
-  for (std::int64_t k = 0; k < x.numel(); ++k) {
-    const double original = px[k];
-    px[k] = original + eps;
-    const double plus = loss();
-    px[k] = original - eps;
-    const double minus = loss();
-    px[k] = original;
-    g[k] = (plus - minus) / (2.0 * eps);
-  }
-  return grad;
-}
-
-namespace {
 
 model::Params to_double(const model::Params& p) {
   model::Params out;
@@ -104,12 +47,6 @@ model::Params to_double(const model::Params& p) {
 }
 
 }  // namespace
-
-GradcheckTolerance gradcheck_tolerance(at::ScalarType dtype) {
-  // See docs/derivations.md#finite-differences for the error budget behind these numbers.
-  if (dtype == at::kDouble) return {1e-6, 1e-8, 1e-5};
-  return {1e-6, 1e-6, 1e-4};
-}
 
 namespace {
 // For each named manual gradient: the numeric gradient of `loss` in float64 with respect to the

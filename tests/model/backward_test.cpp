@@ -9,7 +9,7 @@
 #include <array>
 #include <map>
 
-#include "support/grad_assert.h"
+#include "testing/grad_assert.h"
 #include "support/synthetic.h"
 #include "util/errors.h"
 #include "verify/environment.h"

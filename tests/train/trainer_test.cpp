@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "support/cli_runner.h"
-#include "support/grad_assert.h"
+#include "testing/grad_assert.h"
 #include "support/names.h"
 #include "train/checkpoint.h"
 #include "train/sample.h"

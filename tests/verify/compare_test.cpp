@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "support/grad_assert.h"
+#include "testing/grad_assert.h"
 #include "verify/verdict.h"
 
 namespace bpn::verify {

@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "model/backward.h"
 #include "support/cli_runner.h"
-#include "support/grad_assert.h"
+#include "testing/grad_assert.h"
 #include "support/names.h"
 #include "support/synthetic.h"
 #include "util/errors.h"

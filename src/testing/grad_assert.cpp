@@ -1,4 +1,4 @@
-#include "support/grad_assert.h"
+#include "testing/grad_assert.h"
 
 #include "verify/compare.h"
 #include "verify/verdict.h"
