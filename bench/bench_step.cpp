@@ -1,7 +1,10 @@
 // One full training step (n_hidden 200, batch 32, the notebook's data and initialisation):
 //   BM_StepManual    fused forward + hand-derived backward + SGD update, no autograd
 //   BM_StepAutograd  the same forward, loss.backward(), the same update
+//   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
+//                    (the lecture's config: batch 32, n_hidden 128, block 8)
 // Both draw their batch from g like the trainer. Report the ratio of their times.
+// `--benchmark_filter=WaveNet` runs only the WaveNet pair (the --arch of the benchmarks).
 //   build/release/bench/bench_step --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -12,17 +15,38 @@
 
 #include "data/dataset.h"
 #include "train/trainer.h"
+#include "train/wavenet_trainer.h"
 #include "util/malloc_tuning.h"
 
 namespace {
 
+std::string names_path() {
+  const char* env = std::getenv("BPNINJA_NAMES");
+  return env ? env : std::string(BPNINJA_SOURCE_DIR) + "/data/names.txt";
+}
+
 const bpn::data::Dataset& dataset() {
-  static const bpn::data::Dataset d = [] {
-    const char* env = std::getenv("BPNINJA_NAMES");
-    const std::string path = env ? env : std::string(BPNINJA_SOURCE_DIR) + "/data/names.txt";
-    return bpn::data::load_dataset(path, 3);
-  }();
+  static const bpn::data::Dataset d = bpn::data::load_dataset(names_path(), 3);
   return d;
+}
+
+const bpn::data::Dataset& wavenet_dataset() {
+  static const bpn::data::Dataset d = bpn::data::load_dataset(names_path(), 8);
+  return d;
+}
+
+void BM_WaveNetStepManual(benchmark::State& st) {
+  const bpn::train::WaveNetTrainConfig cfg;
+  auto state = bpn::train::init_wavenet(cfg, wavenet_dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::wavenet_manual_step(state, cfg, wavenet_dataset().train));
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_WaveNetStepAutograd(benchmark::State& st) {
+  const bpn::train::WaveNetTrainConfig cfg;
+  auto state = bpn::train::init_wavenet(cfg, wavenet_dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::wavenet_autograd_step(state, cfg, wavenet_dataset().train));
+  st.SetItemsProcessed(st.iterations());
 }
 
 void BM_StepManual(benchmark::State& st) {
@@ -41,6 +65,8 @@ void BM_StepAutograd(benchmark::State& st) {
 
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_WaveNetStepAutograd)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "cli/options.h"
 #include "train/checkpoint.h"
 #include "train/sample.h"
+#include "train/wavenet_trainer.h"
 
 namespace bpn::cli {
 
@@ -27,6 +28,11 @@ void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostrea
     action = [a, &out] {
       require_range("-n/--count", a->count, 1, 100000);
       parse_seed("--seed", a->seed);  // before loading anything
+      if (train::checkpoint_arch(a->model) == "wavenet") {  // the checkpoint says which model it holds
+        train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a->model);
+        for (const auto& name : train::sample_wavenet(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
+        return kExitOk;
+      }
       const train::Checkpoint c = train::load_checkpoint(a->model);
       for (const auto& name : train::sample_names(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
       return kExitOk;

@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/curve_io.h"
 #include "train/trainer.h"
+#include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "util/malloc_tuning.h"
@@ -125,11 +126,8 @@ train::Checkpoint make_checkpoint(const train::TrainState& state, const train::T
 }
 
 int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
-  for (const char* unsupported : {"--resume", "--checkpoint-every", "--dtype"}) {
-    if (std::find(a.given.begin(), a.given.end(), unsupported) != a.given.end()) {
-      throw InputError(std::string(unsupported) + " is not available for --arch wavenet yet (float32, no checkpoints); "
-                       "leave it out");
-    }
+  if (std::find(a.given.begin(), a.given.end(), "--dtype") != a.given.end()) {
+    throw InputError("--dtype is not available for --arch wavenet (it trains in float32, as the lecture); leave it out");
   }
   auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
@@ -152,11 +150,24 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   w.threads = a.threads;
   w.out = a.out;
   w.json = a.json;
+  w.resume = a.resume;
+  require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
+  w.checkpoint_every = a.checkpoint_every;
+  if (!a.resume.empty()) {
+    for (const char* option : {"--lr", "--lr-decayed", "--decay-step", "--n-hidden", "--batch-size", "--seed"}) {
+      if (given(option)) {
+        throw InputError(std::string(option) + " cannot be combined with --resume: the model, data order and "
+                         "learning rates come from the checkpoint");
+      }
+    }
+  }
   return run_wavenet_train(w, out, err);
 }
 
 int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) {
-  if (a.arch == "wavenet") return run_wavenet(a, out, err);
+  if (a.arch == "wavenet" || (!a.resume.empty() && train::checkpoint_arch(a.resume) == "wavenet")) {
+    return run_wavenet(a, out, err);
+  }
   if (a.arch != "mlp") throw InputError("--arch must be mlp or wavenet (got '" + a.arch + "')");
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
   require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);

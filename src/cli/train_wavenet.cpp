@@ -26,7 +26,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     if (ec || !std::filesystem::is_directory(a.out)) {
       throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
     }
-    util::check_writable((std::filesystem::path(a.out) / "loss.csv").string(), "--out");
+    util::check_writable((std::filesystem::path(a.out) / train::kSafetensorsCheckpointFile).string(), "--out");
   }
   if (!a.json.empty()) util::check_writable(a.json, "--json");
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
@@ -39,10 +39,37 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   cfg.lr = a.lr;
   cfg.lr_decayed = a.lr_decayed;
   cfg.decay_step = a.decay_step;
-  train::WaveNetState s = train::init_wavenet(cfg, data);
+  train::WaveNetState s;
+  if (!a.resume.empty()) {
+    train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a.resume);
+    if (c.vocab != data.vocab.itos || c.train_rows != data.train.rows()) {
+      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
+                       " (vocabulary or split differs); pass the same --data");
+    }
+    if (a.steps < c.state.step) {
+      throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
+                       std::to_string(c.state.step) + "; --steps is the total length of the run");
+    }
+    cfg = c.config;
+    s = std::move(c.state);
+    out << "resuming from step " << s.step << "\n";
+  } else {
+    s = train::init_wavenet(cfg, data);
+  }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   out << "WaveNet: " << s.net.numel() << " parameters\n";
+  auto save = [&] {
+    if (a.out.empty()) return;
+    for (auto& [name, p] : s.net.parameters()) {
+      if (!at::isfinite(*p).all().item<bool>()) {
+        throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(s.step) + "; lower --lr");
+      }
+    }
+    train::save_wavenet_checkpoint(a.out, s, cfg, data);
+  };
+  if (a.resume.empty()) save();
   const auto start = std::chrono::steady_clock::now();
+  const std::int64_t first_step = s.step;
   std::int64_t verified = 0;
   double worst_ratio = 0.0;
   std::string worst_row;
@@ -69,6 +96,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
       throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
                                    std::to_string(step) + "; lower --lr");
     }
+    if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
     if (step % 10000 == 0) {  // the lecture's print: f'{i:7d}/{max_steps:7d}: {loss.item():.4f}'
       char line[64];
       std::snprintf(line, sizeof line, "%7lld/%7lld: %.4f\n", static_cast<long long>(step),
@@ -77,14 +105,15 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  save();
   const double train_loss = train::wavenet_split_loss(s.net, data.train);
   const double val_loss = train::wavenet_split_loss(s.net, data.dev);
   char line[256];
   std::snprintf(line, sizeof line, "train %.4f | val %.4f  (the lecture: train 1.7690, val 1.9937)\n", train_loss,
                 val_loss);
   out << line;
-  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n", static_cast<long long>(a.steps), seconds,
-                seconds > 0 ? static_cast<double>(a.steps) / seconds : 0.0);
+  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n", static_cast<long long>(a.steps - first_step),
+                seconds, seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
   out << line;
   if (verified > 0) {
     std::snprintf(line, sizeof line, "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f (%s)\n",

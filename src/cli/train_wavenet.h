@@ -17,7 +17,8 @@ struct WaveNetTrainArgs {
   std::uint64_t seed = 42;
   std::int64_t verify_every = 0;
   std::int64_t threads = 1;
-  std::string out, json;
+  std::int64_t checkpoint_every = 10000;
+  std::string out, json, resume;
 };
 
 int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err);

@@ -29,6 +29,7 @@ class WaveNet {
  public:
   // Draws the parameters from g in the lecture's order (float32), then converts them to dtype.
   WaveNet(const WaveNetConfig& config, at::Generator& g, at::ScalarType dtype = at::kFloat);
+  WaveNet() = default;  // empty; assigned from a constructed one
   // A copy with the same parameters and running statistics, in another dtype.
   WaveNet(const WaveNet& other, at::ScalarType dtype);
 

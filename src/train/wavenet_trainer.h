@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <functional>
 #include <vector>
 
@@ -53,5 +54,29 @@ float wavenet_autograd_step(WaveNetState& s, const WaveNetTrainConfig& cfg, cons
 
 // Cross-entropy over a whole split in eval mode (the running statistics), in chunks of 10,000 rows.
 double wavenet_split_loss(models::WaveNet& net, const data::Split& split);
+
+// ---- Checkpoints: <dir>/checkpoint.safetensors (train/safetensors.h), written atomically ----------
+// Tensors: every parameter and running statistic under its layer name ("linear1.weight",
+// "batchnorm1.running_mean"), "generator_state" (U8) and "losses" (F32, one per step done).
+// __metadata__: format "bpninja-checkpoint", format_version "1", arch "wavenet", config (JSON),
+// vocab (JSON array of code points), train_rows, step, and the data checksum.
+inline constexpr const char* kSafetensorsCheckpointFile = "checkpoint.safetensors";
+
+struct WaveNetCheckpoint {
+  WaveNetTrainConfig config;
+  std::vector<char32_t> vocab;
+  std::int64_t train_rows = 0;
+  WaveNetState state;
+};
+void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, const WaveNetTrainConfig& cfg,
+                             const data::Dataset& data);
+// Validates the format, the model's names and shapes against the config; throws bpn::InputError.
+WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir);
+// The architecture a checkpoint folder holds: "wavenet" (checkpoint.safetensors) or "mlp" (checkpoint.bpn).
+std::string checkpoint_arch(const std::string& dir);
+
+// Names from a WaveNet checkpoint, sampled as the MLP's (eval mode: the running statistics).
+std::vector<std::string> sample_wavenet(WaveNetCheckpoint& c, std::int64_t count, std::uint64_t seed,
+                                        std::int64_t max_length = 200);
 
 }  // namespace bpn::train

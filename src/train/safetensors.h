@@ -1,0 +1,30 @@
+// The safetensors file format (Hugging Face's layout), written and read here in a few dozen lines:
+//   u64 little-endian N | N bytes of JSON header | the data buffer
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets into
+// the data buffer) and may hold "__metadata__", a map of strings. Rules followed: the header is
+// padded with spaces to a multiple of 8 bytes; dtype names are safetensors' (F32, F64, I64, U8);
+// offsets are in range, do not overlap and cover the buffer; tensors are little-endian, row-major.
+// Reading validates all of that and throws bpn::InputError with one line naming the problem.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bpn::train {
+
+struct SafeTensors {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;  // in file order
+  std::map<std::string, std::string> metadata;              // "__metadata__"
+  const at::Tensor& at(const std::string& name, const std::string& source) const;  // throws InputError
+};
+
+// The bytes of a file; the metadata gains "checksum": FNV-1a 64 of the data buffer, in hex.
+std::string serialize_safetensors(const SafeTensors& st);
+// Validates the layout and, if present, the checksum. `source` names the file in error messages.
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& source);
+
+}  // namespace bpn::train
