@@ -10,6 +10,7 @@
 #include "util/errors.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/gpt_check.h"
 #include "verify/wavenet_check.h"
 
 #ifndef BPNINJA_DEFAULT_LEDGER
@@ -34,7 +35,8 @@ struct CheckArgs {
   bool accept_regression = false;
   bool gradcheck = false;
   std::string arch = "mlp";
-  bool n_hidden_given = false, seed_given = false, exercise_given = false;
+  std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
+  bool n_hidden_given = false, seed_given = false, exercise_given = false, gpt_sizes_given = false;
 };
 
 // The last line of every check: one verdict, after everything that was asked for has run.
@@ -46,9 +48,10 @@ std::string verdict_line(bool pass, const verify::CheckReport& r, bool gradcheck
 }
 
 int run_check_command(const CheckArgs& a, std::ostream& out) {
-  if (a.arch != "mlp" && a.arch != "wavenet") {
-    throw InputError("--arch must be mlp or wavenet (got '" + a.arch + "')");
+  if (a.arch != "mlp" && a.arch != "wavenet" && a.arch != "gpt") {
+    throw InputError("--arch must be mlp, wavenet or gpt (got '" + a.arch + "')");
   }
+  if (a.gpt_sizes_given && a.arch != "gpt") throw InputError("--n-layer, --n-head and --n-embd are for --arch gpt");
   verify::CheckConfig cfg;
   require_range("--n-hidden", a.n_hidden, 1, 4096);
   cfg.n_hidden = a.n_hidden;
@@ -73,11 +76,14 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   if (!a.json.empty()) util::check_writable(a.json, "--json");
   if (a.record_ledger) util::check_writable(a.ledger, "--ledger");
 
-  const bool wavenet = a.arch == "wavenet";
-  if (wavenet && (a.exercise_given || a.gradcheck)) {
-    throw InputError("--exercise and --gradcheck are for --arch mlp; for the WaveNet use `bpninja gradcheck --arch wavenet`");
+  const bool wavenet = a.arch == "wavenet", gpt = a.arch == "gpt";
+  if ((wavenet || gpt) && (a.exercise_given || a.gradcheck)) {
+    throw InputError("--exercise and --gradcheck are for --arch mlp; for the others use `bpninja gradcheck --arch " +
+                     a.arch + "`");
   }
-  if (wavenet && cfg.device != at::kCPU) throw InputError("--arch wavenet runs on the CPU only: leave out --device");
+  if ((wavenet || gpt) && cfg.device != at::kCPU) {
+    throw InputError("--arch " + a.arch + " runs on the CPU only: leave out --device");
+  }
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/wavenet ? 8 : 3);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
   ledger.validate(verify::known_rows_for, a.ledger);
@@ -89,6 +95,18 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
     wc.batch_size = cfg.batch_size;
     wc.dtype = cfg.dtype;
     report = verify::run_wavenet_check(data, wc);
+  } else if (gpt) {
+    require_range("--n-layer", a.n_layer, 1, 48);
+    require_range("--n-head", a.n_head, 1, 64);
+    require_range("--n-embd", a.n_embd, 1, 4096);
+    verify::GPTCheckConfig gc;
+    gc.model.n_layer = a.n_layer;
+    gc.model.n_head = a.n_head;
+    gc.model.n_embd = a.n_embd;
+    gc.model.seed = a.seed_given ? cfg.seed : 42;
+    gc.batch_size = cfg.batch_size;
+    gc.dtype = cfg.dtype;
+    report = verify::run_gpt_check(data, gc);
   } else {
     report = verify::run_check(data, cfg);
   }
@@ -144,8 +162,12 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd = app.add_subcommand("check", "Run the notebook's experiment: every hand-derived gradient vs autograd");
   cmd->add_option("--data", args->data, "Word list, one word per line")->capture_default_str();
-  cmd->add_option("--arch", args->arch, "mlp (the lecture's MLP, Exercises 1-4) or wavenet (makemore part 5)")
+  cmd->add_option("--arch", args->arch,
+                  "mlp (the lecture's MLP, Exercises 1-4), wavenet (makemore part 5) or gpt (makemore's Transformer)")
       ->capture_default_str();
+  cmd->add_option("--n-layer", args->n_layer, "--arch gpt: blocks (1..48)")->capture_default_str();
+  cmd->add_option("--n-head", args->n_head, "--arch gpt: attention heads (1..64; must divide --n-embd)")->capture_default_str();
+  cmd->add_option("--n-embd", args->n_embd, "--arch gpt: channels (1..4096)")->capture_default_str();
   cmd->add_option("--n-hidden", args->n_hidden, "Hidden units (1..4096; the WaveNet's default is 128)")
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Batch size (2..1048576; the variance divides by n-1)")
@@ -170,6 +192,7 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
     args->n_hidden_given = cmd->count("--n-hidden") > 0;
     args->seed_given = cmd->count("--seed") > 0;
     args->exercise_given = cmd->count("--exercise") > 0;
+    args->gpt_sizes_given = cmd->count("--n-layer") + cmd->count("--n-head") + cmd->count("--n-embd") > 0;
     action = [args, &out] { return run_check_command(*args, out); };
   });
 }

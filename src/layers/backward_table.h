@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "layers/transformer.h"
+
 namespace bpn::layers {
 
 class Layer;
@@ -46,6 +48,15 @@ struct BackwardTable {
   std::function<std::vector<std::pair<std::string, at::Tensor>>(const std::vector<Layer*>& layers,
                                                                 const std::vector<std::string>& names, CT dout)>
       sequential_backward;
+  // ---- The Transformer (layers/transformer.h) ----
+  std::function<LayerNormGrads(CT dout, CT xhat, CT rstd, CT w)> layernorm_backward;
+  std::function<T(CT dout, CT x)> gelu_backward;
+  std::function<T(CT dprobs, CT probs)> softmax_backward;
+  std::function<ScoresGrads(CT datt, CT q, CT k, double scale)> attention_scores_backward;
+  std::function<ValuesGrads(CT dy, CT probs, CT v)> attention_values_backward;
+  std::function<ResidualGrads(CT dout)> residual_backward;
+  std::function<T(CT dx)> position_embedding_backward;
+  std::function<T(CT logits, CT targets)> masked_cross_entropy_backward;
 };
 
 // The hand-derived functions of this folder.

@@ -5,6 +5,7 @@
 #include "train/trainer.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/gpt_check.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::train {
@@ -86,6 +87,32 @@ MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, cons
         cfg.dtype = dtype;
         cfg.table = &table;
         verify::CheckReport rep = verify::run_wavenet_check(wavenet_data, cfg);
+        verify::apply_expectations(rep, nullptr);
+        without = !rep.pass;
+        if (!rep.pass && r.evidence.empty()) r.evidence = first_failure(rep);
+        verify::apply_expectations(rep, &ledger);
+        with_ledger = !rep.pass;
+      } catch (const std::exception& e) {
+        with_ledger = without = true;
+        if (r.evidence.empty()) r.evidence = std::string("threw: ") + e.what();
+      }
+    };
+    run(at::kDouble, r.check_ledger_f64, r.check_f64);
+    run(at::kFloat, r.check_ledger_f32, r.check_f32);
+    return r;
+  }
+  if (m.arch == "gpt") {  // a small GPT: 2 blocks, 2 heads, 16 channels, 8 words
+    const layers::BackwardTable table = verify::mutated_layers_table(m);
+    auto run = [&](at::ScalarType dtype, bool& with_ledger, bool& without) {
+      try {
+        verify::GPTCheckConfig cfg;
+        cfg.model.n_layer = 2;
+        cfg.model.n_head = 2;
+        cfg.model.n_embd = 16;
+        cfg.batch_size = 8;
+        cfg.dtype = dtype;
+        cfg.table = &table;
+        verify::CheckReport rep = verify::run_gpt_check(data, cfg);
         verify::apply_expectations(rep, nullptr);
         without = !rep.pass;
         if (!rep.pass && r.evidence.empty()) r.evidence = first_failure(rep);

@@ -13,6 +13,7 @@
 #include "model/params.h"
 #include "util/errors.h"
 #include "verify/graph.h"
+#include "verify/gpt_check.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::verify {
@@ -347,6 +348,7 @@ const std::map<std::string, std::set<std::string>>& known_rows() {
 
 std::map<std::string, std::set<std::string>> known_rows_for(const nlohmann::json& config) {
   if (config.is_object() && config.contains("arch") && config["arch"] == "wavenet") return wavenet_known_rows(config);
+  if (config.is_object() && config.contains("arch") && config["arch"] == "gpt") return gpt_known_rows(config);
   return known_rows();
 }
 

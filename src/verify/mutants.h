@@ -51,7 +51,7 @@ struct Mutant {
   std::string narrowed;        // why the expectation is narrower than the class's, if it is
   std::string equivalent;      // why no check can see it (an equivalent mutant), if so
   std::function<void(model::BackwardTable&)> inject;  // an MLP function (arch "mlp")
-  std::string arch = "mlp";                            // "wavenet": a layer function, checked on the WaveNet
+  std::string arch = "mlp";  // "wavenet": a layer function, checked on the WaveNet; "gpt": on a small GPT
   std::function<void(layers::BackwardTable&)> inject_layers;
   Expectation expect() const;
 };

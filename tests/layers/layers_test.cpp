@@ -248,3 +248,50 @@ TEST(SafeTensors, RoundTripsWithAnAlignedHeaderAndRejectsOverlaps) {
 
 }  // namespace
 }  // namespace bpn::train
+
+// ---- The GPT -------------------------------------------------------------------------------------
+#include "verify/gpt_check.h"
+
+namespace bpn::verify {
+namespace {
+
+TEST(GPT, CheckPassesInBothDtypesAndIsAllcloseInFloat64) {
+  BPN_REQUIRE_NAMES(d);
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    GPTCheckConfig cfg;
+    cfg.model.n_layer = 2;
+    cfg.dtype = dtype;
+    CheckReport r = run_gpt_check(*d, cfg);
+    apply_expectations(r, nullptr);
+    EXPECT_TRUE(r.pass) << (r.failures_besides_exactness().empty() ? "" : r.failures_besides_exactness().front());
+    EXPECT_EQ(r.exercises.at(0).rows.size(), gpt_known_rows(r.config).at("exercise1").size());
+    if (dtype == at::kDouble) {
+      for (const auto& row : r.exercises.at(0).rows) EXPECT_TRUE(row.cmp.allclose) << describe(row.cmp);
+    }
+  }
+}
+
+TEST(GPT, SequencesFollowMakemoresCharDataset) {
+  BPN_REQUIRE_NAMES(d);
+  EXPECT_EQ(sequence_length(*d), 16);
+  const Sequences s = word_sequences(*d, 0, 1);  // the first training word, "yuheng"
+  const std::vector<std::int64_t> x(s.X.data_ptr<std::int64_t>(), s.X.data_ptr<std::int64_t>() + 16);
+  const std::vector<std::int64_t> y(s.Y.data_ptr<std::int64_t>(), s.Y.data_ptr<std::int64_t>() + 16);
+  // y=25 u=21 h=8 e=5 n=14 g=7
+  EXPECT_EQ(x, (std::vector<std::int64_t>{0, 25, 21, 8, 5, 14, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(y, (std::vector<std::int64_t>{25, 21, 8, 5, 14, 7, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1}));
+}
+
+TEST(GPT, TheMaskedCrossEntropyIgnoresMinusOneAndAveragesOverCountedPositions) {
+  const at::Tensor logits = at::randn({2, 3, 5}, at::kDouble);
+  const at::Tensor targets = at::tensor({1, 4, -1, 0, -1, -1}, at::kLong).view({2, 3});
+  const at::Tensor d = layers::masked_cross_entropy_backward(logits, targets);
+  EXPECT_TRUE(at::equal(d[0][2], at::zeros({5}, at::kDouble)));
+  EXPECT_TRUE(at::equal(d[1][1], at::zeros({5}, at::kDouble)));
+  at::Tensor leaf = logits.clone().set_requires_grad(true);
+  layers::masked_cross_entropy_forward(leaf, targets).backward();
+  EXPECT_TRUE(at::allclose(d, leaf.grad(), 1e-12, 1e-14));
+}
+
+}  // namespace
+}  // namespace bpn::verify

@@ -1,0 +1,149 @@
+#include "verify/gpt_check.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "util/errors.h"
+#include "verify/graph.h"
+#include "verify/numeric.h"
+
+namespace bpn::verify {
+
+std::int64_t sequence_length(const data::Dataset& data) {
+  std::size_t longest = 0;
+  for (const auto& w : data.words) longest = std::max(longest, w.size());
+  return static_cast<std::int64_t>(longest) + 1;
+}
+
+Sequences word_sequences(const data::Dataset& data, std::int64_t first, std::int64_t end) {
+  const std::int64_t L = sequence_length(data), n = end - first;
+  Sequences s{at::zeros({n, L}, at::kLong), at::full({n, L}, -1, at::kLong)};
+  auto* x = s.X.data_ptr<std::int64_t>();
+  auto* y = s.Y.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const data::Word& w = data.words[static_cast<std::size_t>(first + i)];
+    for (std::size_t t = 0; t < w.size(); ++t) {
+      const std::int64_t c = data.vocab.stoi.at(w[t]);
+      x[i * L + static_cast<std::int64_t>(t) + 1] = c;  // input: [0] + encode(word), padded with 0
+      y[i * L + static_cast<std::int64_t>(t)] = c;      // target: encode(word) + [0], then -1
+    }
+    y[i * L + static_cast<std::int64_t>(w.size())] = 0;
+  }
+  return s;
+}
+
+namespace {
+struct Setup {
+  models::GPT model;
+  at::Tensor X, Y;
+  nlohmann::json config;
+};
+
+Setup setup(const data::Dataset& data, const GPTCheckConfig& cfg) {
+  if (cfg.batch_size < 1) throw InputError("--batch-size must be at least 1");
+  models::GPTConfig mc = cfg.model;
+  mc.vocab_size = data.vocab.size();
+  mc.block_size = sequence_length(data);
+  at::Generator g = at::detail::createCPUGenerator(mc.seed);
+  Setup s{models::GPT(mc, g), {}, {}, mc.to_json()};
+  const auto n_train = static_cast<std::int64_t>(0.8 * static_cast<double>(data.words.size()));
+  const Sequences seq = word_sequences(data, 0, n_train);
+  const at::Tensor ix = at::randint(0, n_train, {cfg.batch_size}, g, at::kLong);
+  s.X = seq.X.index({ix});
+  s.Y = seq.Y.index({ix});
+  s.config["batch_size"] = cfg.batch_size;
+  s.config["train_words"] = n_train;
+  return s;
+}
+}  // namespace
+
+CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) {
+  const Setup s = setup(data, cfg);
+  CheckReport r;
+  r.env = current_environment(cfg.dtype, at::kCPU);
+  r.config = s.config;
+  const auto words = static_cast<std::int64_t>(data.words.size());
+  r.train_rows = s.config["train_words"];  // words (sequences), not context windows
+  r.dev_rows = static_cast<std::int64_t>(0.9 * static_cast<double>(words)) - r.train_rows;
+  r.test_rows = words - r.train_rows - r.dev_rows;
+  const GraphFactory make = [&](at::ScalarType dtype) {
+    auto copy = std::make_shared<models::GPT>(s.model, dtype);
+    copy->table = cfg.table;
+    GraphRun run;
+    for (auto& [name, t] : copy->parameters()) {
+      t->set_requires_grad(true);
+      run.parameters.emplace_back(name, *t);
+    }
+    run.loss = copy->forward(s.X, s.Y, &run.intermediates);
+    run.manual_backward = [copy] { return copy->backward(); };
+    return run;
+  };
+  const GraphComparison cmp = compare_graph(make, cfg.dtype);
+  r.loss = cmp.loss;
+  r.exercises.push_back({1, "GPT (makemore's Transformer): every intermediate of every block and every parameter", cmp.rows});
+  return r;
+}
+
+GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfig& cfg) {
+  const Setup s = setup(data, cfg);
+  GradcheckReport report;
+  report.env = current_environment(cfg.dtype, at::kCPU);
+  report.tolerance = gradcheck_tolerance(cfg.dtype);
+  models::GPT run(s.model, cfg.dtype);
+  run.table = cfg.table;
+  std::map<std::string, at::Tensor> autograd;
+  models::Named manual, recorded;
+  {
+    at::AutoGradMode grad_on(true);
+    for (auto& [name, t] : run.parameters()) t->set_requires_grad(true);
+    const at::Tensor loss = run.forward(s.X, s.Y, &recorded);
+    for (auto& [name, t] : recorded) t.retain_grad();
+    loss.backward();
+    for (auto& [name, t] : recorded) autograd[name] = t.grad();
+    for (auto& [name, t] : run.parameters()) autograd[name] = t->grad();
+    manual = run.backward();
+  }
+  // Central differences for the parameters only: the GPT's intermediates are views of one another
+  // (q, k, v of one matmul), so they are checked against autograd by `check`, and here through the
+  // parameters every one of them feeds.
+  at::NoGradGuard no_grad;
+  models::GPT m64(s.model, at::kDouble);
+  std::map<std::string, at::Tensor*> params;
+  for (auto& [name, t] : m64.parameters()) params[name] = t;
+  for (const auto& [name, dmanual] : manual) {
+    const auto it = params.find(name);
+    if (it == params.end()) continue;
+    *it->second = it->second->contiguous();
+    const at::Tensor numeric = central_difference([&] { return m64.forward(s.X, s.Y).item<double>(); }, *it->second,
+                                                  report.tolerance.eps);
+    report.rows.push_back(compare_three("GPT parameters", name, dmanual, autograd.at(name), numeric, report.tolerance));
+  }
+  report.pass = true;
+  for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;
+  return report;
+}
+
+std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json& config) {
+  models::GPTConfig mc;
+  mc.vocab_size = config.value("vocab_size", mc.vocab_size);
+  mc.block_size = config.value("block_size", mc.block_size);
+  mc.n_layer = config.value("n_layer", mc.n_layer);
+  mc.n_head = config.value("n_head", mc.n_head);
+  mc.n_embd = config.value("n_embd", mc.n_embd);
+  at::Generator g = at::detail::createCPUGenerator(0);
+  models::GPT net(mc, g);
+  std::set<std::string> names = {"emb", "ln_f", "logits"};
+  for (std::int64_t l = 0; l < mc.n_layer; ++l) {
+    for (const char* n : {"ln_1", "q", "k", "v", "att", "probs", "y", "attn_out", "res1", "ln_2", "fc", "gelu",
+                          "mlp_out", "res2"}) {
+      names.insert("h" + std::to_string(l) + "." + n);
+    }
+  }
+  for (const auto& [n, t] : net.parameters()) names.insert(n);
+  return {{"exercise1", names}};
+}
+
+}  // namespace bpn::verify

@@ -1,0 +1,37 @@
+// `bpninja check --arch gpt`: makemore's Transformer (models/gpt.h), every recorded intermediate of
+// every block and every parameter against autograd, through the generic verification.
+// Data as makemore's CharDataset: each word of the notebook's training split is one sequence,
+// input [0] + encode(word) padded with 0 to L = longest word + 1, target encode(word) + [0] then -1.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "data/dataset.h"
+#include "layers/backward_table.h"
+#include "models/gpt.h"
+#include "verify/check.h"
+#include "verify/gradcheck.h"
+
+namespace bpn::verify {
+
+struct GPTCheckConfig {
+  models::GPTConfig model;  // vocab and block size come from the data
+  std::int64_t batch_size = 32;
+  at::ScalarType dtype = at::kFloat;
+  const layers::BackwardTable* table = &layers::hand_derived();
+};
+
+struct Sequences {
+  at::Tensor X, Y;  // [words, L] int64; Y is -1 where ignored
+};
+Sequences word_sequences(const data::Dataset& data, std::int64_t first_word, std::int64_t end_word);
+std::int64_t sequence_length(const data::Dataset& data);  // L
+
+CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& config);
+GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfig& config);
+std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json& config);
+
+}  // namespace bpn::verify
