@@ -1,6 +1,8 @@
 // One full training step (n_hidden 200, batch 32, the notebook's data and initialisation):
 //   BM_StepManual    fused forward + hand-derived backward + SGD update, no autograd
 //   BM_StepAutograd  the same forward, loss.backward(), the same update
+//   BM_GPTStepManual / BM_GPTStepAutograd  makemore's Transformer: manual backward + AdamW by hand vs
+//                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
 //   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
 //                    (the lecture's config: batch 32, n_hidden 128, block 8)
 // Both draw their batch from g like the trainer. Report the ratio of their times.
@@ -15,6 +17,7 @@
 
 #include "data/dataset.h"
 #include "train/trainer.h"
+#include "train/gpt_trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/malloc_tuning.h"
 
@@ -63,10 +66,26 @@ void BM_StepAutograd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+void BM_GPTStepManual(benchmark::State& st) {
+  const bpn::train::GPTTrainConfig cfg;  // makemore's defaults: 4 layers, 4 heads, 64 channels, batch 32
+  auto state = bpn::train::init_gpt(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::gpt_manual_step(state, cfg));
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_GPTStepAutograd(benchmark::State& st) {
+  const bpn::train::GPTTrainConfig cfg;
+  auto twin = bpn::train::make_gpt_twin(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::gpt_twin_step(*twin, cfg));
+  st.SetItemsProcessed(st.iterations());
+}
+
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepAutograd)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTStepManual)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTStepAutograd)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/train_gpt.h"
 #include "cli/train_wavenet.h"
 #include "train/checkpoint.h"
 #include "train/curve_io.h"
@@ -46,6 +47,8 @@ struct TrainArgs {
   std::vector<std::string> model_options_given;  // options that a resume takes from the checkpoint
   std::string arch = "mlp";
   std::vector<std::string> given;  // every option given, by name
+  std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
+  bool twin = false;
 };
 
 void require_learning_rate(const std::string& option, double lr) {
@@ -164,11 +167,48 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   return run_wavenet_train(w, out, err);
 }
 
+int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
+  for (const char* unsupported : {"--dtype", "--resume", "--checkpoint-every", "--lr-decayed", "--decay-step", "--n-hidden"}) {
+    if (given(unsupported)) {
+      throw InputError(std::string(unsupported) + " is not available for --arch gpt (float32, AdamW with a constant "
+                       "lr, no checkpoints yet); leave it out");
+    }
+  }
+  require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
+  require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
+  require_range("--threads", a.threads, 1, 256);
+  require_range("--n-layer", a.n_layer, 1, 48);
+  require_range("--n-head", a.n_head, 1, 64);
+  require_range("--n-embd", a.n_embd, 1, 4096);
+  require_range("--batch-size", a.batch_size, 1, 1 << 20);
+  GPTTrainArgs g;
+  g.data = a.data;
+  g.steps = given("--steps") ? a.steps : 5000;
+  g.n_layer = a.n_layer;
+  g.n_head = a.n_head;
+  g.n_embd = a.n_embd;
+  g.batch_size = a.batch_size;
+  g.seed = given("--seed") ? parse_seed("--seed", a.seed) : 42;
+  g.lr = given("--lr") ? a.lr : 5e-4;
+  if (given("--lr")) require_learning_rate("--lr", a.lr);
+  g.verify_every = a.verify_every;
+  g.threads = a.threads;
+  g.twin = a.twin;
+  g.out = a.out;
+  g.json = a.json;
+  return run_gpt_train(g, out, err);
+}
+
 int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.arch == "gpt") return run_gpt(a, out, err);
+  if (a.twin || std::find(a.given.begin(), a.given.end(), "--n-layer") != a.given.end()) {
+    throw InputError("--twin, --n-layer, --n-head and --n-embd are for --arch gpt");
+  }
   if (a.arch == "wavenet" || (!a.resume.empty() && train::checkpoint_arch(a.resume) == "wavenet")) {
     return run_wavenet(a, out, err);
   }
-  if (a.arch != "mlp") throw InputError("--arch must be mlp or wavenet (got '" + a.arch + "')");
+  if (a.arch != "mlp") throw InputError("--arch must be mlp, wavenet or gpt (got '" + a.arch + "')");
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
   require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
   require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
@@ -309,8 +349,14 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   CLI::App* cmd = app.add_subcommand("train", "Train the MLP with the hand-derived backward pass only (Exercise 4)");
   cmd->add_option("--data", a->data, "Word list, one word per line")->capture_default_str();
   cmd->add_option("--steps", a->steps, "Total number of steps")->capture_default_str();
-  cmd->add_option("--arch", a->arch, "mlp, or wavenet (makemore part 5: seed 42, n_hidden 128, decay at 150000)")
+  cmd->add_option("--arch", a->arch,
+                  "mlp; wavenet (makemore part 5: seed 42, n_hidden 128, decay at 150000); gpt (makemore's "
+                  "Transformer: AdamW lr 5e-4, 5000 steps by default)")
       ->capture_default_str();
+  cmd->add_option("--n-layer", a->n_layer, "--arch gpt: blocks")->capture_default_str();
+  cmd->add_option("--n-head", a->n_head, "--arch gpt: attention heads")->capture_default_str();
+  cmd->add_option("--n-embd", a->n_embd, "--arch gpt: channels")->capture_default_str();
+  cmd->add_flag("--twin", a->twin, "--arch gpt: also train the autograd twin (torch::optim::AdamW) and compare");
   std::vector<CLI::Option*> model_options = {
       cmd->add_option("--lr", a->lr, "Learning rate before --decay-step")->capture_default_str(),
       cmd->add_option("--lr-decayed", a->lr_decayed, "Learning rate from --decay-step on")->capture_default_str(),

@@ -118,8 +118,13 @@ StepCheck check_step(const verify::StepRecord& record) {
   }
   r.batch.Xb = record.batch.Xb.clone();
   r.batch.Yb = record.batch.Yb.clone();
+  return summarize(verify::verify_step(r));
+}
+
+StepCheck summarize(std::vector<verify::Row> rows) {
   StepCheck out;
-  for (const verify::Row& row : verify::verify_step(r)) {
+  for (verify::Row& row : rows) {
+    verify::judge(row, /*expect_exact=*/false);
     const double ratio = row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound
                                                 : (row.accuracy.error == 0 ? 0.0 : INFINITY);
     if (!(ratio <= out.worst_ratio)) {

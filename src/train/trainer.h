@@ -77,6 +77,8 @@ struct StepCheck {
 };
 // Safe to call between steps (it turns autograd back on locally).
 StepCheck check_step(const verify::StepRecord& record);
+// Judges rows by the verdict rule (no ledger) and summarises them (the WaveNet's and GPT's checks too).
+StepCheck summarize(std::vector<verify::Row> rows);
 
 bool all_finite(const model::Params& params);
 

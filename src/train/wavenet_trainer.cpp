@@ -86,20 +86,7 @@ StepCheck check_wavenet_step(const models::WaveNet& before, const model::Batch& 
     run.manual_backward = [&applied] { return applied; };
     return run;
   };
-  StepCheck out;
-  for (verify::Row& row : verify::compare_graph(make, dtype).rows) {
-    verify::judge(row, false);
-    const double ratio = row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound : 0.0;
-    if (!(ratio <= out.worst_ratio)) {
-      out.worst_ratio = ratio;
-      out.worst_row = row.cmp.name;
-    }
-    if (!row.pass) {
-      out.pass = false;
-      out.detail += (out.detail.empty() ? "" : "; ") + row.cmp.name + ": " + row.note;
-    }
-  }
-  return out;
+  return summarize(verify::compare_graph(make, dtype).rows);
 }
 
 double wavenet_split_loss(models::WaveNet& net, const data::Split& split) {

@@ -1,0 +1,104 @@
+#include "cli/train_gpt.h"
+
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/cli.h"
+#include "train/curve_io.h"
+#include "train/gpt_trainer.h"
+#include "util/atomic_file.h"
+#include "util/errors.h"
+#include "util/malloc_tuning.h"
+
+namespace bpn::cli {
+
+int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
+  if (!a.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec || !std::filesystem::is_directory(a.out)) {
+      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
+    }
+    util::check_writable((std::filesystem::path(a.out) / "loss.csv").string(), "--out");
+  }
+  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
+  util::keep_freed_memory_for_reuse();
+  at::set_num_threads(static_cast<int>(a.threads));
+  train::GPTTrainConfig cfg;
+  cfg.model.n_layer = a.n_layer;
+  cfg.model.n_head = a.n_head;
+  cfg.model.n_embd = a.n_embd;
+  cfg.model.seed = a.seed;
+  cfg.batch_size = a.batch_size;
+  cfg.adamw.lr = a.lr;
+  train::GPTState s = train::init_gpt(cfg, data);
+  std::unique_ptr<train::GPTTwin> twin = a.twin ? train::make_gpt_twin(cfg, data) : nullptr;
+  out << "GPT: " << s.net.numel() << " parameters, " << a.n_layer << " layers, " << a.n_head << " heads, " << a.n_embd
+      << " channels; AdamW by hand (lr " << cfg.adamw.lr << ", betas (0.9, 0.99), eps 1e-8, weight decay 0.01)\n";
+  const auto start = std::chrono::steady_clock::now();
+  std::int64_t verified = 0;
+  double worst = 0.0;
+  while (s.step < a.steps) {
+    const std::int64_t step = s.step;
+    train::GPTInspect inspect;
+    if (a.verify_every > 0 && step % a.verify_every == 0) {
+      inspect = [&](const models::GPT& before, const at::Tensor& X, const at::Tensor& Y, const models::Named& grads) {
+        const train::StepCheck c = train::check_gpt_step(before, X, Y, grads);
+        ++verified;
+        worst = std::max(worst, c.worst_ratio);
+        if (!c.pass) {
+          throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
+                                       " the applied gradients are not what autograd computes: " + c.detail);
+        }
+      };
+    }
+    const float loss = train::gpt_manual_step(s, cfg, inspect);
+    if (!std::isfinite(loss)) throw train::TrainingFailure("the loss became non-finite at step " + std::to_string(step));
+    if (step % 500 == 0) {
+      char line[96];
+      std::snprintf(line, sizeof line, "step %6lld | loss %.4f\n", static_cast<long long>(step), loss);
+      out << line << std::flush;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double val = train::gpt_split_loss(s.net, s.val);
+  char line[256];
+  std::snprintf(line, sizeof line, "val %.4f after %lld steps in %.1f s (%.0f steps/s)\n", val,
+                static_cast<long long>(a.steps), seconds, seconds > 0 ? static_cast<double>(a.steps) / seconds : 0.0);
+  out << line;
+  nlohmann::json j = {{"arch", "gpt"}, {"val_loss", val}, {"steps", a.steps}, {"seconds", seconds},
+                      {"parameters", s.net.numel()}, {"config", cfg.model.to_json()}};
+  if (verified > 0) {
+    std::snprintf(line, sizeof line, "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f\n",
+                  static_cast<long long>(verified), worst);
+    out << line;
+    j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst}};
+  }
+  if (twin) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < a.steps; ++i) train::gpt_twin_step(*twin, cfg);
+    const double twin_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double twin_val = train::gpt_twin_val_loss(*twin);
+    std::snprintf(line, sizeof line, "autograd twin (loss.backward(), torch::optim::AdamW): val %.4f in %.1f s; "
+                  "manual - twin = %+.4f\n", twin_val, twin_seconds, val - twin_val);
+    out << line;
+    j["twin"] = {{"val_loss", twin_val}, {"seconds", twin_seconds}};
+  }
+  if (!a.out.empty()) {
+    const auto csv = (std::filesystem::path(a.out) / "loss.csv").string();
+    train::write_loss_csv(csv, train::loss_curve(s.losses, 100));
+    const std::string problem = train::plot_loss_png(csv, (std::filesystem::path(a.out) / "loss.png").string());
+    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
+  }
+  if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
+  return kExitOk;
+}
+
+}  // namespace bpn::cli

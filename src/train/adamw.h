@@ -1,0 +1,38 @@
+// AdamW by hand, with makemore's settings (lr 5e-4, betas (0.9, 0.99), eps 1e-8, weight decay 0.01),
+// the update torch::optim::AdamW performs, step for step (tests/layers/layers_test.cpp holds it to it):
+//   p <- p * (1 - lr * wd)                          (decoupled weight decay)
+//   m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+//   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// See docs/derivations.md#adamw
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bpn::train {
+
+struct AdamWConfig {
+  double lr = 5e-4;
+  double beta1 = 0.9, beta2 = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+};
+
+class AdamW {
+ public:
+  explicit AdamW(AdamWConfig config = {}) : config_(config) {}
+  // One step over the parameters (updated in place) with their gradients, matched by position.
+  void step(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads);
+  std::int64_t steps() const { return t_; }
+  std::vector<at::Tensor> exp_avg, exp_avg_sq;  // m and v, one per parameter
+
+ private:
+  AdamWConfig config_;
+  std::int64_t t_ = 0;
+};
+
+}  // namespace bpn::train
