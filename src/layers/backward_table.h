@@ -50,7 +50,7 @@ struct BackwardTable {
       sequential_backward;
   // ---- The Transformer (layers/transformer.h) ----
   std::function<LayerNormGrads(CT dout, CT xhat, CT rstd, CT w)> layernorm_backward;
-  std::function<T(CT dout, CT x)> gelu_backward;
+  std::function<T(CT dout, CT x, CT tanh_u)> gelu_backward;
   std::function<T(CT dprobs, CT probs)> softmax_backward;
   std::function<ScoresGrads(CT datt, CT q, CT k, double scale)> attention_scores_backward;
   std::function<ValuesGrads(CT dy, CT probs, CT v)> attention_values_backward;

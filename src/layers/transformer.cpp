@@ -1,5 +1,8 @@
 #include "layers/transformer.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 
 namespace bpn::layers {
@@ -30,13 +33,40 @@ LayerNormGrads layernorm_backward(const at::Tensor& dout, const at::Tensor& xhat
 }
 
 // See docs/derivations.md#gelu
-at::Tensor gelu_forward(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+namespace {
+const double kGeluC = std::sqrt(2.0 / M_PI);
 
-at::Tensor gelu_backward(const at::Tensor& dout, const at::Tensor& x) {
-  const double c = std::sqrt(2.0 / M_PI);
-  const at::Tensor x2 = x * x;
-  const at::Tensor t = at::tanh(c * (x + 0.044715 * x2 * x));
-  return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x2));
+template <typename T>
+void gelu_backward_loop(const T* d, const T* x, const T* t, T* out, std::int64_t n) {
+  const T c = static_cast<T>(kGeluC), a = static_cast<T>(3.0 * 0.044715);
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = d[i] * (T(0.5) * (T(1) + t[i]) + T(0.5) * x[i] * (T(1) - t[i] * t[i]) * c * (T(1) + a * x[i] * x[i]));
+  }
+}
+}  // namespace
+
+at::Tensor gelu_forward(const at::Tensor& x, at::Tensor* tanh_u) {
+  if (tanh_u) {
+    at::NoGradGuard no_grad;
+    const at::Tensor xd = x.detach();
+    *tanh_u = at::tanh(kGeluC * (xd + 0.044715 * xd * xd * xd));
+  }
+  return at::gelu(x, "tanh");
+}
+
+at::Tensor gelu_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& t) {
+  const bool loop = dout.device().is_cpu() && (dout.scalar_type() == at::kFloat || dout.scalar_type() == at::kDouble) &&
+                    x.scalar_type() == dout.scalar_type() && t.scalar_type() == dout.scalar_type();
+  if (!loop) {
+    return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kGeluC * (1.0 + 3.0 * 0.044715 * x * x));
+  }
+  const at::Tensor d = dout.contiguous(), xc = x.contiguous(), tc = t.contiguous();
+  at::Tensor out = at::empty_like(d);
+  AT_DISPATCH_FLOATING_TYPES(d.scalar_type(), "gelu_backward", [&] {
+    gelu_backward_loop(d.data_ptr<scalar_t>(), xc.data_ptr<scalar_t>(), tc.data_ptr<scalar_t>(),
+                       out.data_ptr<scalar_t>(), d.numel());
+  });
+  return out;
 }
 
 // See docs/derivations.md#causal-self-attention

@@ -27,10 +27,12 @@ LayerNormGrads layernorm_backward(const at::Tensor& dout, const at::Tensor& xhat
                                   const at::Tensor& w);
 
 // ---- GELU, the tanh approximation (GPT-2) -------------------------------------------------------
-// out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-at::Tensor gelu_forward(const at::Tensor& x);
+// out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));  `tanh_u`, if given, receives the tanh (saved
+// for the backward, which then needs no transcendental function)
+at::Tensor gelu_forward(const at::Tensor& x, at::Tensor* tanh_u = nullptr);
 // dout * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)),  t = tanh(sqrt(2/pi)(x + 0.044715 x^3))
-at::Tensor gelu_backward(const at::Tensor& dout, const at::Tensor& x);
+// (one pass over the elements on the CPU; tensor ops elsewhere)
+at::Tensor gelu_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& t);
 
 // ---- Causal self-attention, per head --------------------------------------------------------------
 // att = masked_fill(q k^T * scale, future, -inf);  probs = softmax(att, -1);  y = probs v

@@ -129,7 +129,7 @@ at::Tensor GPT::forward(const at::Tensor& idx, const at::Tensor& targets, Named*
     rec(h + "ln_2", s.ln2);
     s.fc = s.ln2.matmul(b.c_fc.w) + b.c_fc.b;
     rec(h + "fc", s.fc);
-    s.gelu = layers::gelu_forward(s.fc);
+    s.gelu = layers::gelu_forward(s.fc, &s.gelu_t);
     rec(h + "gelu", s.gelu);
     const at::Tensor mlp_out = s.gelu.matmul(b.mlp_proj.w) + b.mlp_proj.b;
     rec(h + "mlp_out", mlp_out);
@@ -169,7 +169,7 @@ Named GPT::backward() {
     out.emplace_back(h + "mlp_out", r2.dbranch);
     const layers::LinearGrads proj = t.linear_backward(r2.dbranch, detached(s.gelu), detached(b.mlp_proj.w), true);
     out.emplace_back(h + "gelu", proj.dx);
-    const at::Tensor dfc = t.gelu_backward(proj.dx, detached(s.fc));
+    const at::Tensor dfc = t.gelu_backward(proj.dx, detached(s.fc), s.gelu_t);
     out.emplace_back(h + "fc", dfc);
     const layers::LinearGrads fc = t.linear_backward(dfc, detached(s.ln2), detached(b.c_fc.w), true);
     out.emplace_back(h + "ln_2", fc.dx);

@@ -60,7 +60,7 @@ class GPT {
     Linear c_attn, attn_proj, c_fc, mlp_proj;
   };
   struct BlockSaved {
-    at::Tensor x_in, ln1, q, k, v, probs, y, res1, ln2, fc, gelu;
+    at::Tensor x_in, ln1, q, k, v, probs, y, res1, ln2, fc, gelu, gelu_t;
     layers::LayerNormSaved ln1_s, ln2_s;
   };
   at::Tensor wte_, wpe_, lnf_w_, lnf_b_;

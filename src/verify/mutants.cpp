@@ -548,20 +548,15 @@ std::vector<Mutant> build() {
     };
   });
   gpt("gelu_backward: the tanh's derivative term left out", "gelu_backward", BugClass::kMissingTerm, [](auto& t) {
-    t.gelu_backward = [](CT dout, CT x) {
-      const at::Tensor tt = at::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x));
-      return dout * 0.5 * (1.0 + tt);
-    };
+    t.gelu_backward = [](CT dout, CT, CT tt) { return dout * 0.5 * (1.0 + tt); };
   });
   gpt("gelu_backward: the cubic's 3 * 0.044715 x^2 left out", "gelu_backward", BugClass::kWrongDerivative, [](auto& t) {
-    t.gelu_backward = [](CT dout, CT x) {
-      const double c = std::sqrt(2.0 / M_PI);
-      const at::Tensor tt = at::tanh(c * (x + 0.044715 * x * x * x));
-      return dout * (0.5 * (1.0 + tt) + 0.5 * x * (1.0 - tt * tt) * c);
+    t.gelu_backward = [](CT dout, CT x, CT tt) {
+      return dout * (0.5 * (1.0 + tt) + 0.5 * x * (1.0 - tt * tt) * std::sqrt(2.0 / M_PI));
     };
   });
   gpt("gelu_backward: 1e-6 too large", "gelu_backward", BugClass::kScale1e6,
-      [](auto& t) { t.gelu_backward = [](CT dout, CT x) { return scaled(layers::gelu_backward(dout, x)); }; });
+      [](auto& t) { t.gelu_backward = [](CT dout, CT x, CT tt) { return scaled(layers::gelu_backward(dout, x, tt)); }; });
   gpt("softmax_backward: without the sum(p * g) term", "softmax_backward", BugClass::kMissingTerm,
       [](auto& t) { t.softmax_backward = [](CT d, CT p) { return p * d; }; });
   gpt("softmax_backward: the sum over the query dim", "softmax_backward", BugClass::kReductionDim,
