@@ -1,6 +1,7 @@
 #include "train/mutation_run.h"
 
 #include <exception>
+#include <functional>
 
 #include "train/trainer.h"
 #include "verify/check.h"
@@ -26,14 +27,13 @@ struct CheckOutcome {
   std::string evidence;
 };
 
-CheckOutcome run_check_with(const model::BackwardTable& table, const data::Dataset& data,
-                            const verify::Ledger& ledger, at::ScalarType dtype) {
+// Runs one check (a report for the given dtype) and judges it with and without the ledger; a throw
+// counts as caught (a user sees a non-zero exit).
+CheckOutcome judge_check(const std::function<verify::CheckReport(at::ScalarType)>& run, const verify::Ledger& ledger,
+                         at::ScalarType dtype) {
   CheckOutcome out;
   try {
-    verify::CheckConfig cfg;
-    cfg.dtype = dtype;
-    cfg.table = &table;
-    verify::CheckReport r = verify::run_check(data, cfg);
+    verify::CheckReport r = run(dtype);
     verify::apply_expectations(r, nullptr);
     out.caught_without = !r.pass;
     if (!r.pass) out.evidence = first_failure(r);
@@ -79,57 +79,37 @@ bool MutantResult::caught_anywhere() const {
 MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const data::Dataset& wavenet_data,
                         const verify::Ledger& ledger, bool with_gradcheck) {
   MutantResult r;
-  if (m.arch == "wavenet") {
-    const layers::BackwardTable table = verify::mutated_layers_table(m);
-    auto run = [&](at::ScalarType dtype, bool& with_ledger, bool& without) {
-      try {
-        verify::WaveNetCheckConfig cfg;
-        cfg.dtype = dtype;
-        cfg.table = &table;
-        verify::CheckReport rep = verify::run_wavenet_check(wavenet_data, cfg);
-        verify::apply_expectations(rep, nullptr);
-        without = !rep.pass;
-        if (!rep.pass && r.evidence.empty()) r.evidence = first_failure(rep);
-        verify::apply_expectations(rep, &ledger);
-        with_ledger = !rep.pass;
-      } catch (const std::exception& e) {
-        with_ledger = without = true;
-        if (r.evidence.empty()) r.evidence = std::string("threw: ") + e.what();
-      }
-    };
-    run(at::kDouble, r.check_ledger_f64, r.check_f64);
-    run(at::kFloat, r.check_ledger_f32, r.check_f32);
-    return r;
-  }
-  if (m.arch == "gpt") {  // a small GPT: 2 blocks, 2 heads, 16 channels, 8 words
-    const layers::BackwardTable table = verify::mutated_layers_table(m);
-    auto run = [&](at::ScalarType dtype, bool& with_ledger, bool& without) {
-      try {
-        verify::GPTCheckConfig cfg;
-        cfg.model.n_layer = 2;
-        cfg.model.n_head = 2;
-        cfg.model.n_embd = 16;
-        cfg.batch_size = 8;
-        cfg.dtype = dtype;
-        cfg.table = &table;
-        verify::CheckReport rep = verify::run_gpt_check(data, cfg);
-        verify::apply_expectations(rep, nullptr);
-        without = !rep.pass;
-        if (!rep.pass && r.evidence.empty()) r.evidence = first_failure(rep);
-        verify::apply_expectations(rep, &ledger);
-        with_ledger = !rep.pass;
-      } catch (const std::exception& e) {
-        with_ledger = without = true;
-        if (r.evidence.empty()) r.evidence = std::string("threw: ") + e.what();
-      }
-    };
-    run(at::kDouble, r.check_ledger_f64, r.check_f64);
-    run(at::kFloat, r.check_ledger_f32, r.check_f32);
-    return r;
-  }
   const model::BackwardTable table = verify::mutated_table(m);
-  const CheckOutcome c64 = run_check_with(table, data, ledger, at::kDouble);
-  const CheckOutcome c32 = run_check_with(table, data, ledger, at::kFloat);
+  const layers::BackwardTable layer_table = verify::mutated_layers_table(m);
+  std::function<verify::CheckReport(at::ScalarType)> run;
+  if (m.arch == "wavenet") {
+    run = [&](at::ScalarType dtype) {
+      verify::WaveNetCheckConfig cfg;
+      cfg.dtype = dtype;
+      cfg.table = &layer_table;
+      return verify::run_wavenet_check(wavenet_data, cfg);
+    };
+  } else if (m.arch == "gpt") {  // a small GPT: 2 blocks, 2 heads, 16 channels, 8 words
+    run = [&](at::ScalarType dtype) {
+      verify::GPTCheckConfig cfg;
+      cfg.model.n_layer = 2;
+      cfg.model.n_head = 2;
+      cfg.model.n_embd = 16;
+      cfg.batch_size = 8;
+      cfg.dtype = dtype;
+      cfg.table = &layer_table;
+      return verify::run_gpt_check(data, cfg);
+    };
+  } else {
+    run = [&](at::ScalarType dtype) {
+      verify::CheckConfig cfg;
+      cfg.dtype = dtype;
+      cfg.table = &table;
+      return verify::run_check(data, cfg);
+    };
+  }
+  const CheckOutcome c64 = judge_check(run, ledger, at::kDouble);
+  const CheckOutcome c32 = judge_check(run, ledger, at::kFloat);
   r.check_ledger_f32 = c32.caught_with_ledger;
   r.check_ledger_f64 = c64.caught_with_ledger;
   r.check_f32 = c32.caught_without;

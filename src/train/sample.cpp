@@ -13,16 +13,22 @@ std::vector<std::string> sample_names(const Checkpoint& c, std::int64_t count, s
     throw InputError("the checkpoint was written during a run (step " + std::to_string(c.state.step) +
                      ") and has no BatchNorm statistics; finish the run with 'bpninja train --resume DIR' first");
   }
+  return sample_with([&](const at::Tensor& X) { return inference_logits(c.state.params, c.bn, X); },
+                     data::Vocab::from_chars(c.vocab), c.block_size, count, seed, max_length);
+}
+
+std::vector<std::string> sample_with(const std::function<at::Tensor(const at::Tensor&)>& logits,
+                                     const data::Vocab& vocab, std::int64_t block_size, std::int64_t count,
+                                     std::uint64_t seed, std::int64_t max_length) {
   c10::InferenceMode no_autograd;
-  const data::Vocab vocab = data::Vocab::from_chars(c.vocab);
   at::Generator g = at::detail::createCPUGenerator(seed);
   std::vector<std::string> names;
   for (std::int64_t k = 0; k < count; ++k) {
-    std::vector<std::int64_t> context(static_cast<std::size_t>(c.block_size), 0);
+    std::vector<std::int64_t> context(static_cast<std::size_t>(block_size), 0);
     std::string name;
     for (std::int64_t length = 0; length < max_length; ++length) {
-      const at::Tensor X = at::tensor(context, at::kLong).view({1, c.block_size});
-      const at::Tensor probs = at::softmax(inference_logits(c.state.params, c.bn, X), 1);
+      const at::Tensor X = at::tensor(context, at::kLong).view({1, block_size});
+      const at::Tensor probs = at::softmax(logits(X), 1);
       const std::int64_t ix = at::multinomial(probs, 1, /*replacement=*/false, g).item<std::int64_t>();
       if (ix == 0) break;
       context.erase(context.begin());

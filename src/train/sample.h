@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,10 @@ namespace bpn::train {
 // `max_length` characters without a '.' is cut there.
 std::vector<std::string> sample_names(const Checkpoint& checkpoint, std::int64_t count, std::uint64_t seed,
                                       std::int64_t max_length = 200);
+
+// The same loop for any model: `logits` maps contexts [1, block_size] to logits [1, V].
+std::vector<std::string> sample_with(const std::function<at::Tensor(const at::Tensor&)>& logits,
+                                     const data::Vocab& vocab, std::int64_t block_size, std::int64_t count,
+                                     std::uint64_t seed, std::int64_t max_length = 200);
 
 }  // namespace bpn::train

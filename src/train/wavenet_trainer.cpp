@@ -13,6 +13,7 @@
 
 #include "model/params.h"
 #include "train/safetensors.h"
+#include "train/sample.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "verify/graph.h"
@@ -215,27 +216,9 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
 
 std::vector<std::string> sample_wavenet(WaveNetCheckpoint& c, std::int64_t count, std::uint64_t seed,
                                         std::int64_t max_length) {
-  c10::InferenceMode no_autograd;
-  const data::Vocab vocab = data::Vocab::from_chars(c.vocab);
-  at::Generator g = at::detail::createCPUGenerator(seed);
-  c.state.net.net.set_training(false);
-  std::vector<std::string> names;
-  const std::int64_t block = c.config.model.block_size;
-  for (std::int64_t k = 0; k < count; ++k) {
-    std::vector<std::int64_t> context(static_cast<std::size_t>(block), 0);
-    std::string name;
-    for (std::int64_t length = 0; length < max_length; ++length) {
-      const at::Tensor X = at::tensor(context, at::kLong).view({1, block});
-      const at::Tensor probs = at::softmax(c.state.net.logits(X), 1);
-      const std::int64_t ix = at::multinomial(probs, 1, /*replacement=*/false, g).item<std::int64_t>();
-      if (ix == 0) break;
-      context.erase(context.begin());
-      context.push_back(ix);
-      name += vocab.decode(ix);
-    }
-    names.push_back(std::move(name));
-  }
-  return names;
+  c.state.net.net.set_training(false);  // eval mode: the running statistics
+  return sample_with([&](const at::Tensor& X) { return c.state.net.logits(X); }, data::Vocab::from_chars(c.vocab),
+                     c.config.model.block_size, count, seed, max_length);
 }
 
 }  // namespace bpn::train

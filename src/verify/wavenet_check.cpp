@@ -11,17 +11,34 @@
 
 namespace bpn::verify {
 
-CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
+namespace {
+// The lecture's setup: g = Generator(seed) draws the parameters, then the batch.
+struct WaveNetSetup {
+  models::WaveNetConfig config;
+  models::WaveNet model;
+  model::Batch batch;
+};
+WaveNetSetup wavenet_setup(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
   if (cfg.batch_size < 2) {
     throw InputError("batch size " + std::to_string(cfg.batch_size) +
                      " is too small: BatchNorm's variance divides by n-1, so use a batch of at least 2");
   }
-  models::WaveNetConfig mc = cfg.model;
-  mc.vocab_size = data.vocab.size();
-  mc.block_size = data.block_size;
-  at::Generator g = at::detail::createCPUGenerator(mc.seed);
-  const models::WaveNet model(mc, g);
-  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
+  WaveNetSetup s;
+  s.config = cfg.model;
+  s.config.vocab_size = data.vocab.size();
+  s.config.block_size = data.block_size;
+  at::Generator g = at::detail::createCPUGenerator(s.config.seed);
+  s.model = models::WaveNet(s.config, g);
+  s.batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
+  return s;
+}
+}  // namespace
+
+CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
+  const WaveNetSetup setup = wavenet_setup(data, cfg);
+  const models::WaveNetConfig& mc = setup.config;
+  const models::WaveNet& model = setup.model;
+  const model::Batch& batch = setup.batch;
 
   CheckReport r;
   r.env = current_environment(cfg.dtype, at::kCPU);
@@ -56,12 +73,9 @@ CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfi
 }
 
 GradcheckReport run_wavenet_gradcheck(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
-  models::WaveNetConfig mc = cfg.model;
-  mc.vocab_size = data.vocab.size();
-  mc.block_size = data.block_size;
-  at::Generator g = at::detail::createCPUGenerator(mc.seed);
-  const models::WaveNet model(mc, g);
-  const model::Batch batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
+  const WaveNetSetup setup = wavenet_setup(data, cfg);
+  const models::WaveNet& model = setup.model;
+  const model::Batch& batch = setup.batch;
   GradcheckReport report;
   report.env = current_environment(cfg.dtype, at::kCPU);
   report.tolerance = gradcheck_tolerance(cfg.dtype);
