@@ -1,5 +1,8 @@
 #include "cli/options.h"
 
+#include <filesystem>
+
+#include "util/atomic_file.h"
 #include "util/errors.h"
 
 namespace bpn::cli {
@@ -48,6 +51,18 @@ std::uint64_t parse_seed(const std::string& option, const std::string& text) {
     value = value * 10 + digit;
   }
   return value;
+}
+
+void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json) {
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec || !std::filesystem::is_directory(out_dir)) {
+      throw InputError("--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");
+    }
+    util::check_writable((std::filesystem::path(out_dir) / file).string(), "--out");
+  }
+  if (!json.empty()) util::check_writable(json, "--json");
 }
 
 }  // namespace bpn::cli

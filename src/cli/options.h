@@ -15,6 +15,10 @@ at::Device parse_device(const std::string& name);     // cpu | cuda (checked aga
 void require_range(const std::string& option, std::int64_t value, std::int64_t lo, std::int64_t hi);
 void require_batch_size(std::int64_t batch_size);
 
+// --out DIR (if given): creates the directory and checks that `file` can be written in it, and
+// --json FILE (if given): checks that it can be written; before any work starts. Throws bpn::InputError.
+void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json);
+
 // A seed: a whole number from 0 to 2^64-1, digits only (CLI11 would wrap "-1" to 2^64-1).
 std::uint64_t parse_seed(const std::string& option, const std::string& text);
 

@@ -219,15 +219,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
                      " cannot be combined with --resume: the model, data order and "
                      "learning rates come from the checkpoint");
   }
-  if (!a.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.out, ec);
-    if (ec || !std::filesystem::is_directory(a.out)) {
-      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
-    }
-    util::check_writable((std::filesystem::path(a.out) / train::kCheckpointFile).string(), "--out");
-  }
-  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  prepare_outputs(a.out, train::kCheckpointFile, a.json);
 
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "train/curve_io.h"
 #include "train/gpt_trainer.h"
 #include "util/atomic_file.h"
@@ -19,15 +20,7 @@
 namespace bpn::cli {
 
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
-  if (!a.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.out, ec);
-    if (ec || !std::filesystem::is_directory(a.out)) {
-      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
-    }
-    util::check_writable((std::filesystem::path(a.out) / "loss.csv").string(), "--out");
-  }
-  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  prepare_outputs(a.out, "loss.csv", a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
   at::set_num_threads(static_cast<int>(a.threads));

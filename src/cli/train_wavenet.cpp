@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "train/curve_io.h"
 #include "train/trainer.h"
 #include "train/wavenet_trainer.h"
@@ -20,15 +21,7 @@
 namespace bpn::cli {
 
 int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err) {
-  if (!a.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.out, ec);
-    if (ec || !std::filesystem::is_directory(a.out)) {
-      throw InputError("--out " + a.out + ": cannot create the directory (" + ec.message() + ")");
-    }
-    util::check_writable((std::filesystem::path(a.out) / train::kSafetensorsCheckpointFile).string(), "--out");
-  }
-  if (!a.json.empty()) util::check_writable(a.json, "--json");
+  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
   util::keep_freed_memory_for_reuse();
   at::set_num_threads(static_cast<int>(a.threads));
