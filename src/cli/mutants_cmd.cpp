@@ -33,8 +33,8 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   const data::Dataset wavenet_data = data::load_dataset(a.data, /*block_size=*/8);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
   ledger.validate(verify::known_rows_for, a.ledger);
-  out << "| # | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | verify-every f64 |"
-      << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
+  out << "| # | function | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | verify-every f64 |"
+      << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
       << "\n";
   int index = 0, as_expected = 0;
   nlohmann::json j = nlohmann::json::array();
@@ -45,7 +45,7 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
     const verify::Expectation e = m.expect();
     const bool ok = r.as_expected(m);
     as_expected += ok ? 1 : 0;
-    out << "| " << index << " | " << (m.arch == "wavenet" ? "[WaveNet] " : m.arch == "gpt" ? "[GPT] " : "") << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
+    out << "| " << index << " | `" << m.function << "` | " << (m.arch == "wavenet" ? "[WaveNet] " : m.arch == "gpt" ? "[GPT] " : "") << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
         << " | " << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
         << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")
         << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";

@@ -316,6 +316,13 @@ at::Tensor batchnorm_backward(const at::Tensor& dhpreact, const at::Tensor& bnra
   return batchnorm_layer_backward(dhpreact, bnraw, bnvar_inv, bngain, variance).dhprebn;
 }
 
+// ---- Forks -------------------------------------------------------------------------------------
+
+// Forward: a tensor that feeds two lines (counts, logits, bndiff, hprebn in the chunked graph)
+// Local:   the multivariate chain rule: its gradient is the sum of the two paths' contributions
+// See docs/derivations.md#exercise-1-the-chunked-forward-one-line-at-a-time
+at::Tensor fork_backward(const at::Tensor& first, const at::Tensor& second) { return first + second; }
+
 // ---- The SGD update ---------------------------------------------------------------------------
 
 // Update: p.data += -lr * grad for each parameter (the lecture's loop), as one fused ATen call.
@@ -372,11 +379,11 @@ ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at
   auto probs_grads = table.probs_backward(g.dprobs, f.counts, f.counts_sum_inv);
   g.dcounts_sum_inv = probs_grads.dcounts_sum_inv;
   g.dcounts_sum = table.counts_sum_inv_backward(g.dcounts_sum_inv, f.counts_sum);
-  g.dcounts = probs_grads.dcounts + table.counts_sum_backward(g.dcounts_sum, f.counts);
+  g.dcounts = table.fork_backward(probs_grads.dcounts, table.counts_sum_backward(g.dcounts_sum, f.counts));
   g.dnorm_logits = table.counts_backward(g.dcounts, f.counts);
   auto norm_grads = table.norm_logits_backward(g.dnorm_logits);
   g.dlogit_maxes = norm_grads.dlogit_maxes;
-  g.dlogits = norm_grads.dlogits + table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax);
+  g.dlogits = table.fork_backward(norm_grads.dlogits, table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax));
   auto out = table.logits_backward(g.dlogits, f.h, p.W2);
   g.dh = out.dx;
   g.params.dW2 = out.dW;
@@ -390,10 +397,10 @@ ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at
   g.dbnvar_inv = raw.dbnvar_inv;
   g.dbnvar = table.bnvar_inv_backward(g.dbnvar_inv, f.bnvar);
   g.dbndiff2 = table.bnvar_backward(g.dbnvar, f.bndiff2);
-  g.dbndiff = raw.dbndiff + table.bndiff2_backward(g.dbndiff2, f.bndiff);
+  g.dbndiff = table.fork_backward(raw.dbndiff, table.bndiff2_backward(g.dbndiff2, f.bndiff));
   auto diff = table.bndiff_backward(g.dbndiff);
   g.dbnmeani = diff.dbnmeani;
-  g.dhprebn = diff.dhprebn + table.bnmeani_backward(g.dbnmeani, f.hprebn);
+  g.dhprebn = table.fork_backward(diff.dhprebn, table.bnmeani_backward(g.dbnmeani, f.hprebn));
   auto in = table.hprebn_backward(g.dhprebn, f.embcat, p.W1);
   g.dembcat = in.dx;
   g.params.dW1 = in.dW;

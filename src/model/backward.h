@@ -125,6 +125,12 @@ BatchNormGrads batchnorm_layer_backward_ops(const at::Tensor& dhpreact, const at
                                             const at::Tensor& bnvar_inv, const at::Tensor& bngain,
                                             Variance variance = Variance::kUnbiased);
 
+// ---- Forks -------------------------------------------------------------------------------------
+
+// Where a tensor feeds two lines, its gradient is the sum of both contributions (the chunked driver's
+// four forks: counts, logits, bndiff, hprebn).
+at::Tensor fork_backward(const at::Tensor& first, const at::Tensor& second);
+
 // ---- The SGD update ----------------------------------------------------------------------------
 
 // for p, grad in zip(parameters, grads): p.data += -lr * grad      (in place, one _foreach_ call)

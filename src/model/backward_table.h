@@ -41,6 +41,8 @@ struct BackwardTable {
   std::function<LinearGrads(CT, CT, CT)> hprebn_backward = model::hprebn_backward;
   std::function<T(CT, CT)> embcat_backward = model::embcat_backward;
   std::function<T(CT, CT, CT)> emb_backward = model::emb_backward;
+  // gradients add where a tensor feeds two lines (the chunked driver's four forks)
+  std::function<T(CT, CT)> fork_backward = model::fork_backward;
   // ---- Exercises 2 and 3: the closed forms, CPU loops (with their device dispatch) and tensor ops ----
   std::function<T(CT, CT)> cross_entropy_backward = model::cross_entropy_backward;
   std::function<T(CT, CT)> cross_entropy_backward_ops = model::cross_entropy_backward_ops;

@@ -33,6 +33,14 @@ std::int64_t Params::numel() const {
   return total;
 }
 
+Params Params::to(at::ScalarType dtype) const {
+  Params out;
+  auto dst = out.named();
+  const auto src = named();
+  for (std::size_t i = 0; i < dst.size(); ++i) *dst[i].second = src[i].second->detach().to(dtype);
+  return out;
+}
+
 void Params::set_requires_grad(bool requires_grad) {
   for (auto& [name, p] : named()) p->set_requires_grad(requires_grad);
 }

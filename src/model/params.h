@@ -25,6 +25,9 @@ struct Params {
   std::vector<std::pair<std::string, const at::Tensor*>> named() const;
   std::int64_t numel() const;
   void set_requires_grad(bool requires_grad);
+  // The same values, detached, in another dtype on the same device; float32 -> float64 -> float32 is exact
+  // for the notebook's float32 draws.
+  Params to(at::ScalarType dtype) const;
 };
 
 // The generator g after the parameter draws, so that the minibatch draws continue its stream.

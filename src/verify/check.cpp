@@ -22,14 +22,6 @@ namespace {
 
 using NamedTensors = std::map<std::string, at::Tensor>;
 
-model::Params params_in(const model::Params& p, at::ScalarType dtype) {
-  model::Params out;
-  auto dst = out.named();
-  const auto src = p.named();
-  for (std::size_t i = 0; i < dst.size(); ++i) *dst[i].second = src[i].second->detach().to(dtype);
-  return out;
-}
-
 // The chunked graph in one dtype, with autograd's gradient of every intermediate and parameter.
 struct Chunked {
   model::Params params;
@@ -40,7 +32,7 @@ struct Chunked {
 Chunked chunked_graph(const model::Params& p, const model::Batch& b, at::ScalarType dtype) {
   at::AutoGradMode grad_on(true);
   Chunked c;
-  c.params = params_in(p, dtype);
+  c.params = p.to(dtype);
   c.params.set_requires_grad(true);
   c.f = model::chunked_forward(c.params, b.Xb, b.Yb);
   for (auto& [name, t] : c.f.intermediates()) t.retain_grad();
@@ -94,7 +86,7 @@ ExerciseReport exercise1(const model::Params& params, const model::Batch& b, con
   ExerciseReport ex{1, "Exercise 1: every step of the chunked forward, backpropagated by hand", {}};
   const GraphFactory make = [&](at::ScalarType d) {
     auto c = std::make_shared<Chunked>();
-    c->params = params_in(params, d);
+    c->params = params.to(d);
     c->params.set_requires_grad(true);
     c->f = model::chunked_forward(c->params, b.Xb, b.Yb);
     GraphRun r;
@@ -104,11 +96,8 @@ ExerciseReport exercise1(const model::Params& params, const model::Batch& b, con
     r.manual_backward = [c, &b, &table] { return model::chunked_backward(c->params, c->f, b.Xb, b.Yb, table).named(); };
     return r;
   };
-  // Two gradients are analytically zero, so their computed values are rounding noise of a sum:
-  // dlogit_maxes (softmax is shift-invariant) and db1 (BatchNorm removes any bias added before it).
   const NoiseScales noise = [](const GraphRun&, const std::map<std::string, at::Tensor>& g64) {
-    return std::map<std::string, double>{{"logit_maxes", sum_noise_scale(g64.at("norm_logits"), 1)},
-                                         {"b1", sum_noise_scale(g64.at("hprebn"), 0)}};
+    return chunked_noise_scales(g64);
   };
   ex.rows = compare_graph(make, dtype, noise).rows;
   return ex;
@@ -206,10 +195,10 @@ ExerciseReport exercise4(const model::Params& params, const model::Batch& batch,
   s.lr = kStepLr;
   {
     at::NoGradGuard no_grad;
-    s.before = params_in(params, params.C.scalar_type());
+    s.before = params.to(params.C.scalar_type());
     s.forward = model::fused_forward(s.before, batch.Xb, batch.Yb, model::Variance::kUnbiased, {}, table);
     s.grads = model::fused_backward(s.before, s.forward, batch.Xb, batch.Yb, model::Variance::kUnbiased, table);
-    s.after = params_in(s.before, s.before.C.scalar_type());
+    s.after = s.before.to(s.before.C.scalar_type());
     for (auto& [name, t] : s.after.named()) *t = t->clone();
     std::vector<at::Tensor> ps, gs;
     for (const auto& [name, t] : s.after.named()) ps.push_back(*t);
@@ -475,6 +464,10 @@ std::string format_report(const CheckReport& r) {
   return os.str();
 }
 
+std::map<std::string, double> chunked_noise_scales(const std::map<std::string, at::Tensor>& g64) {
+  return {{"logit_maxes", sum_noise_scale(g64.at("norm_logits"), 1)}, {"b1", sum_noise_scale(g64.at("hprebn"), 0)}};
+}
+
 std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact, const at::Tensor& bnraw,
                                                      const at::Tensor& bnvar_inv, const at::Tensor& bngain,
                                                      const at::Tensor& hprebn, const at::Tensor& embcat,
@@ -508,7 +501,7 @@ FusedReference fused_reference(const StepRecord& s, at::ScalarType dtype) {
   model::BackwardTable reference_table = model::hand_derived();
   reference_table.batchnorm_forward = model::batchnorm_forward_ops;
   FusedReference r;
-  r.params = params_in(s.before, dtype);
+  r.params = s.before.to(dtype);
   r.params.set_requires_grad(true);
   r.f = model::fused_forward(r.params, s.batch.Xb, s.batch.Yb, model::Variance::kUnbiased, {}, reference_table);
   for (at::Tensor* t : {&r.f.logits, &r.f.h, &r.f.bn.hpreact, &r.f.hprebn, &r.f.embcat, &r.f.emb}) t->retain_grad();

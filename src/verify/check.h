@@ -111,6 +111,11 @@ void record_exactness(const CheckReport& report, Ledger& ledger);
 // prints one after everything it runs (see cli/check_cmd.cpp).
 std::string format_report(const CheckReport& report);
 
+// The rounding scales of the chunked graph's two analytically-zero gradients, from its float64
+// autograd gradients: dlogit_maxes (softmax is shift-invariant) and db1 (BatchNorm removes any bias
+// added before it); each is the first-order rounding bound of the sum that computes it.
+std::map<std::string, double> chunked_noise_scales(const std::map<std::string, at::Tensor>& grad64);
+
 // The rounding scales (judge_accuracy's noise_scale) of the gradients BatchNorm's closed form feeds.
 // Its terms, |bngain*bnvar_inv|/n (n|dy| + sum|dy| + n/(n-1) r sum(|dy| r)) with r = |bnraw| +
 // |hprebn|*bnvar_inv, cancel where the true dhprebn is small (at n = 2 it is O(eps)), and bnraw carries

@@ -38,13 +38,6 @@ at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, con
   return central_difference([&] { return loss(p, hook); }, perturbed, eps);
 }
 
-model::Params to_double(const model::Params& p) {
-  model::Params out;
-  auto dst = out.named();
-  const auto src = p.named();
-  for (std::size_t i = 0; i < dst.size(); ++i) *dst[i].second = src[i].second->detach().to(at::kCPU).to(at::kDouble);
-  return out;
-}
 
 }  // namespace
 
@@ -80,7 +73,8 @@ GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg)
   GradcheckReport report;
   report.env = current_environment(cfg.dtype, cfg.device);
   report.tolerance = gradcheck_tolerance(cfg.dtype);
-  const model::Params p64 = to_double(params);
+  model::Params p64 = params.to(at::kDouble);
+  for (auto& [name, t] : p64.named()) *t = t->to(at::kCPU);  // perturbed element by element
 
   {  // The chunked graph: 19 intermediates + 7 parameters.
     model::Params p = fresh_leaves(params);

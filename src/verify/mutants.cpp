@@ -190,6 +190,13 @@ std::vector<Mutant> build() {
       return model::emb_backward(demb.narrow(0, 0, n - 1), Xb.narrow(0, 0, n - 1), C);
     };
   });
+  // ---- The chunked driver's forks (chunked_backward) --------------------------------------------
+  add("fork_backward (chunked_backward): the second path overwrites the first", "fork_backward",
+      BugClass::kNoAccumulation, false, [](auto& t) { t.fork_backward = [](CT, CT second) { return second.clone(); }; });
+  add("fork_backward (chunked_backward): the second path never added", "fork_backward", BugClass::kMissingTerm, false,
+      [](auto& t) { t.fork_backward = [](CT first, CT) { return first.clone(); }; });
+  add("fork_backward (chunked_backward): the paths subtracted", "fork_backward", BugClass::kSign, false,
+      [](auto& t) { t.fork_backward = [](CT first, CT second) { return first - second; }; });
   // ---- Exercise 2: cross-entropy, loop and ops ------------------------------------------------
   add("cross_entropy_backward (loop): the /n left out", "cross_entropy_backward", BugClass::kMissingFactor, true,
       [](auto& t) {

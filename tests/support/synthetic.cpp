@@ -47,18 +47,6 @@ std::map<std::string, at::Tensor> fused_autograd(model::Params& p, model::FusedF
 }
 
 namespace {
-model::Params promoted(const model::Params& p, at::ScalarType dtype) {
-  model::Params out;
-  auto dst = out.named();
-  const auto src = p.named();
-  for (std::size_t i = 0; i < dst.size(); ++i) *dst[i].second = src[i].second->detach().to(dtype);
-  return out;
-}
-
-double sum_scale(const at::Tensor& terms, std::int64_t dim) {
-  return static_cast<double>(terms.size(dim)) * terms.to(at::kDouble).abs().sum({dim}).max().item<double>();
-}
-
 Accuracy judge_all(const std::vector<std::pair<std::string, at::Tensor>>& manual,
                    const std::map<std::string, at::Tensor>& r32, const std::map<std::string, at::Tensor>& r64,
                    std::map<std::string, double> noise) {
@@ -76,20 +64,18 @@ Accuracy judge_all(const std::vector<std::pair<std::string, at::Tensor>>& manual
 }  // namespace
 
 Accuracy chunked_accuracy(const model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
-  model::Params p64 = promoted(p, at::kDouble), p32 = promoted(p, at::kFloat), pm = promoted(p, p.C.scalar_type());
+  model::Params p64 = p.to(at::kDouble), p32 = p.to(at::kFloat), pm = p.to(p.C.scalar_type());
   model::ChunkedForward f64, f32, fm;
   const auto r64 = chunked_autograd(p64, f64, Xb, Yb);
   const auto r32 = chunked_autograd(p32, f32, Xb, Yb);
   chunked_autograd(pm, fm, Xb, Yb);  // the forward the manual backward runs from
   // The chunked backward performs autograd's own operations; only the two analytically-zero
-  // gradients need a scale (check.cpp, exercise1).
-  const std::map<std::string, double> noise = {{"logit_maxes", sum_scale(r64.at("norm_logits"), 1)},
-                                               {"b1", sum_scale(r64.at("hprebn"), 0)}};
-  return judge_all(model::chunked_backward(pm, fm, Xb, Yb).named(), r32, r64, noise);
+  // gradients need a scale, as in check's Exercise 1.
+  return judge_all(model::chunked_backward(pm, fm, Xb, Yb).named(), r32, r64, verify::chunked_noise_scales(r64));
 }
 
 Accuracy fused_accuracy(const model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb) {
-  model::Params p64 = promoted(p, at::kDouble), p32 = promoted(p, at::kFloat), pm = promoted(p, p.C.scalar_type());
+  model::Params p64 = p.to(at::kDouble), p32 = p.to(at::kFloat), pm = p.to(p.C.scalar_type());
   model::FusedForward f64, f32, fm;
   const auto r64 = fused_autograd(p64, f64, Xb, Yb);
   const auto r32 = fused_autograd(p32, f32, Xb, Yb);

@@ -62,7 +62,7 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
        {"loss_backward", "logprobs_backward", "probs_backward", "counts_sum_inv_backward", "counts_sum_backward",
         "counts_backward", "norm_logits_backward", "logit_maxes_backward", "logits_backward", "h_backward",
         "hpreact_backward", "bnraw_backward", "bnvar_inv_backward", "bnvar_backward", "bndiff2_backward",
-        "bndiff_backward", "bnmeani_backward", "hprebn_backward", "embcat_backward", "emb_backward",
+        "bndiff_backward", "bnmeani_backward", "hprebn_backward", "embcat_backward", "emb_backward", "fork_backward",
         "cross_entropy_backward", "cross_entropy_backward_ops", "batchnorm_layer_backward",
         "batchnorm_layer_backward_ops", "batchnorm_forward", "sgd_update", "embedding_backward",
         "flatten_consecutive_backward", "linear_backward", "batchnorm1d_backward", "tanh_backward",
