@@ -16,8 +16,8 @@
 #include <iostream>
 
 #include "data/dataset.h"
-#include "train/trainer.h"
 #include "train/gpt_trainer.h"
+#include "train/trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/malloc_tuning.h"
 

@@ -39,8 +39,8 @@ TEST(Softplus, EveryGradientPassesTheVerdictInBothDtypes) {
 TEST(Softplus, MatchesCentralDifferences) {
   at::Tensor x = at::linspace(-4, 4, 24, at::kDouble);
   const at::Tensor w = at::cos(at::arange(24, at::kDouble));
-  const at::Tensor numeric = bpn::verify::central_difference(
-      [&] { return (softplus_forward(x) * w).sum().item<double>(); }, x, 1e-6);
+  const at::Tensor numeric =
+      bpn::verify::central_difference([&] { return (softplus_forward(x) * w).sum().item<double>(); }, x, 1e-6);
   const at::Tensor manual = softplus_backward(w, x);
   const auto row = bpn::verify::compare_three("softplus", "x", manual, manual, numeric,
                                               bpn::verify::gradcheck_tolerance(at::kDouble));

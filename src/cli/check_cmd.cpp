@@ -9,8 +9,8 @@
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "verify/check.h"
-#include "verify/gradcheck.h"
 #include "verify/gpt_check.h"
+#include "verify/gradcheck.h"
 #include "verify/wavenet_check.h"
 
 #ifndef BPNINJA_DEFAULT_LEDGER
@@ -123,8 +123,9 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
                        (failures.size() > 1 ? "; and " + std::to_string(failures.size() - 1) + " more" : "") +
                        "); a failing run is never recorded";
     } else if (diff.drops_anything() && !a.accept_regression) {
-      ledger_problem = "not recorded: tensors recorded exact are no longer bit-exact (the '-' lines above); "
-                       "if the change is understood, record with --record-ledger --accept-regression";
+      ledger_problem =
+          "not recorded: tensors recorded exact are no longer bit-exact (the '-' lines above); "
+          "if the change is understood, record with --record-ledger --accept-regression";
     } else {
       verify::record_exactness(report, ledger);
       ledger.save(a.ledger);
@@ -166,13 +167,15 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
                   "mlp (the lecture's MLP, Exercises 1-4), wavenet (makemore part 5) or gpt (makemore's Transformer)")
       ->capture_default_str();
   cmd->add_option("--n-layer", args->n_layer, "--arch gpt: blocks (1..48)")->capture_default_str();
-  cmd->add_option("--n-head", args->n_head, "--arch gpt: attention heads (1..64; must divide --n-embd)")->capture_default_str();
+  cmd->add_option("--n-head", args->n_head, "--arch gpt: attention heads (1..64; must divide --n-embd)")
+      ->capture_default_str();
   cmd->add_option("--n-embd", args->n_embd, "--arch gpt: channels (1..4096)")->capture_default_str();
   cmd->add_option("--n-hidden", args->n_hidden, "Hidden units (1..4096; the WaveNet's default is 128)")
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Batch size (2..1048576; the variance divides by n-1)")
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed of generator g (MLP: bngain/bnbias use seed+1; the WaveNet's default is 42)")
+  cmd->add_option("--seed", args->seed,
+                  "Seed of generator g (MLP: bngain/bnbias use seed+1; the WaveNet's default is 42)")
       ->capture_default_str();
   cmd->add_option("--exercise", args->exercise, "1, 2, 3, 4 or all")->capture_default_str();
   cmd->add_option("--json", args->json, "Write the report as JSON to FILE (atomically)");

@@ -7,8 +7,8 @@
 #include "data/dataset.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
-#include "verify/gradcheck.h"
 #include "verify/gpt_check.h"
+#include "verify/gradcheck.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::cli {
@@ -35,9 +35,11 @@ void add_gradcheck_command(CLI::App& app, std::function<int()>& action, std::ost
                                      "Check every manual and autograd gradient against central differences in float64");
   cmd->add_option("--data", a->data, "Word list, one word per line")->capture_default_str();
   cmd->add_option("--arch", a->arch, "mlp, wavenet or gpt")->capture_default_str();
-  cmd->add_option("--n-layer", a->n_layer, "GPT only: blocks (keep it small: 2 forwards per element)")->capture_default_str();
+  cmd->add_option("--n-layer", a->n_layer, "GPT only: blocks (keep it small: 2 forwards per element)")
+      ->capture_default_str();
   cmd->add_option("--n-head", a->n_head, "GPT only: attention heads")->capture_default_str();
-  cmd->add_option("--n-embd", a->n_embd, "WaveNet / GPT: embedding width (defaults 24 / 64; keep it small: 2 forwards per element)");
+  cmd->add_option("--n-embd", a->n_embd,
+                  "WaveNet / GPT: embedding width (defaults 24 / 64; keep it small: 2 forwards per element)");
   cmd->add_option("--n-hidden", a->n_hidden, "Hidden units (1..4096; WaveNet default 128)")->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Batch size (2..1048576)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of generator g")->capture_default_str();

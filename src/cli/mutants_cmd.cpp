@@ -25,7 +25,9 @@ struct MutantsArgs {
   bool gradcheck = false;
 };
 
-const char* mark(bool caught, bool expected) { return caught ? (expected ? "**caught**" : "caught") : (expected ? "MISSED" : "·"); }
+const char* mark(bool caught, bool expected) {
+  return caught ? (expected ? "**caught**" : "caught") : (expected ? "MISSED" : "·");
+}
 
 int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   if (!a.json.empty()) util::check_writable(a.json, "--json");
@@ -33,7 +35,8 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   const data::Dataset wavenet_data = data::load_dataset(a.data, /*block_size=*/8);
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
   ledger.validate(verify::known_rows_for, a.ledger);
-  out << "| # | function | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | verify-every f64 |"
+  out << "| # | function | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | "
+         "verify-every f64 |"
       << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
       << "\n";
   int index = 0, as_expected = 0;
@@ -45,21 +48,35 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
     const verify::Expectation e = m.expect();
     const bool ok = r.as_expected(m);
     as_expected += ok ? 1 : 0;
-    out << "| " << index << " | `" << m.function << "` | " << (m.arch == "wavenet" ? "[WaveNet] " : m.arch == "gpt" ? "[GPT] " : "") << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug)
-        << " | " << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
-        << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")
-        << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
+    out << "| " << index << " | `" << m.function << "` | "
+        << (m.arch == "wavenet" ? "[WaveNet] "
+            : m.arch == "gpt"   ? "[GPT] "
+                                : "")
+        << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | "
+        << verify::bug_class_name(m.bug) << " | " << mark(r.check_ledger_f32, e.check_ledger) << " | "
+        << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
+        << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a") << " | "
+        << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
     if (a.gradcheck) out << " " << (r.gradcheck.value_or(false) ? "caught" : "·") << " |";
     out << "\n";
     if (!m.narrowed.empty()) narrowed += "¹ " + m.name + ": " + m.narrowed + "\n";
     if (!m.equivalent.empty()) narrowed += "² " + m.name + ": " + m.equivalent + "\n";
-    j.push_back({{"mutant", m.name}, {"function", m.function}, {"class", verify::bug_class_name(m.bug)},
-                 {"check_ledger_f32", r.check_ledger_f32}, {"check_ledger_f64", r.check_ledger_f64},
-                 {"check_f32", r.check_f32}, {"check_f64", r.check_f64}, {"verify_f32", r.verify_f32},
-                 {"verify_f64", r.verify_f64}, {"caught_where_expected", ok}, {"equivalent", m.equivalent}, {"evidence", r.evidence}});
+    j.push_back({{"mutant", m.name},
+                 {"function", m.function},
+                 {"class", verify::bug_class_name(m.bug)},
+                 {"check_ledger_f32", r.check_ledger_f32},
+                 {"check_ledger_f64", r.check_ledger_f64},
+                 {"check_f32", r.check_f32},
+                 {"check_f64", r.check_f64},
+                 {"verify_f32", r.verify_f32},
+                 {"verify_f64", r.verify_f64},
+                 {"caught_where_expected", ok},
+                 {"equivalent", m.equivalent},
+                 {"evidence", r.evidence}});
     if (r.gradcheck) j.back()["gradcheck"] = *r.gradcheck;
   }
-  out << "\n" << narrowed << "\nBold: where the mutant must be caught (its class). " << as_expected << " of " << index
+  out << "\n"
+      << narrowed << "\nBold: where the mutant must be caught (its class). " << as_expected << " of " << index
       << " mutants caught everywhere they must be (an equivalent mutant counts when nothing catches it).\n";
   if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
   return as_expected == index ? kExitOk : kExitCheckFailed;
@@ -68,7 +85,8 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
 
 void add_mutants_command(CLI::App& app, std::function<int()>& action, std::ostream& out) {
   auto args = std::make_shared<MutantsArgs>();
-  CLI::App* cmd = app.add_subcommand("mutants", "Run the mutation catalog through every check and print which catches which");
+  CLI::App* cmd =
+      app.add_subcommand("mutants", "Run the mutation catalog through every check and print which catches which");
   cmd->add_option("--data", args->data, "Word list, one word per line")->capture_default_str();
   cmd->add_option("--ledger", args->ledger, "Exactness ledger (JSON)")->capture_default_str();
   cmd->add_option("--json", args->json, "Write the results as JSON to FILE (atomically)");

@@ -27,7 +27,7 @@ void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostrea
   cmd->callback([a, &action, &out] {
     action = [a, &out] {
       require_range("-n/--count", a->count, 1, 100000);
-      parse_seed("--seed", a->seed);  // before loading anything
+      parse_seed("--seed", a->seed);                        // before loading anything
       if (train::checkpoint_arch(a->model) == "wavenet") {  // the checkpoint says which model it holds
         train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a->model);
         for (const auto& name : train::sample_wavenet(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";

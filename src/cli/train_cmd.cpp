@@ -46,7 +46,7 @@ struct TrainArgs {
   std::string resume;
   std::vector<std::string> model_options_given;  // options that a resume takes from the checkpoint
   std::string arch = "mlp";
-  std::vector<std::string> given;  // every option given, by name
+  std::vector<std::string> given;                     // every option given, by name
   std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
   bool twin = false;
 };
@@ -130,7 +130,8 @@ train::Checkpoint make_checkpoint(const train::TrainState& state, const train::T
 
 int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   if (std::find(a.given.begin(), a.given.end(), "--dtype") != a.given.end()) {
-    throw InputError("--dtype is not available for --arch wavenet (it trains in float32, as the lecture); leave it out");
+    throw InputError(
+        "--dtype is not available for --arch wavenet (it trains in float32, as the lecture); leave it out");
   }
   auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
@@ -159,7 +160,8 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   if (!a.resume.empty()) {
     for (const char* option : {"--lr", "--lr-decayed", "--decay-step", "--n-hidden", "--batch-size", "--seed"}) {
       if (given(option)) {
-        throw InputError(std::string(option) + " cannot be combined with --resume: the model, data order and "
+        throw InputError(std::string(option) +
+                         " cannot be combined with --resume: the model, data order and "
                          "learning rates come from the checkpoint");
       }
     }
@@ -169,9 +171,11 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
 
 int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
-  for (const char* unsupported : {"--dtype", "--resume", "--checkpoint-every", "--lr-decayed", "--decay-step", "--n-hidden"}) {
+  for (const char* unsupported :
+       {"--dtype", "--resume", "--checkpoint-every", "--lr-decayed", "--decay-step", "--n-hidden"}) {
     if (given(unsupported)) {
-      throw InputError(std::string(unsupported) + " is not available for --arch gpt (float32, AdamW with a constant "
+      throw InputError(std::string(unsupported) +
+                       " is not available for --arch gpt (float32, AdamW with a constant "
                        "lr, no checkpoints yet); leave it out");
     }
   }
@@ -270,7 +274,8 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     const std::int64_t step = state.step;
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
     verify::StepRecord record;
-    const float loss = train::manual_step(state, cfg, data.train, {}, model::hand_derived(), verify_now ? &record : nullptr);
+    const float loss =
+        train::manual_step(state, cfg, data.train, {}, model::hand_derived(), verify_now ? &record : nullptr);
     if (verify_now) {
       const train::StepCheck check = train::check_step(record);
       if (check.worst_ratio > verify_worst_ratio || verified == 0) {
@@ -326,8 +331,8 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     nlohmann::json j = {{"train_loss", train_loss}, {"dev_loss", dev_loss}, {"test_loss", test_loss},
                         {"steps", a.steps},         {"seconds", seconds},   {"config", cfg.to_json()}};
     if (verified > 0) {
-      j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", verify_worst_ratio},
-                     {"worst_row", verify_worst_row}};
+      j["verify"] = {
+          {"steps_checked", verified}, {"worst_error_over_bound", verify_worst_ratio}, {"worst_row", verify_worst_row}};
     }
     util::write_file_atomically(a.json, j.dump(2) + "\n");
   }
@@ -358,7 +363,8 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
       cmd->add_option("--seed", a->seed, "Seed of generator g (init and batches); bngain/bnbias use seed+1")
           ->capture_default_str(),
       cmd->add_option("--dtype", a->dtype, "float32 or float64")->capture_default_str()};
-  cmd->add_option("--verify-every", a->verify_every, "Every K steps, check what the step did against autograd: loop forward, applied gradients, update")
+  cmd->add_option("--verify-every", a->verify_every,
+                  "Every K steps, check what the step did against autograd: loop forward, applied gradients, update")
       ->capture_default_str();
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Write the checkpoint every K steps (with --out)")
       ->capture_default_str();

@@ -53,7 +53,8 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
       };
     }
     const float loss = train::gpt_manual_step(s, cfg, inspect);
-    if (!std::isfinite(loss)) throw train::TrainingFailure("the loss became non-finite at step " + std::to_string(step));
+    if (!std::isfinite(loss))
+      throw train::TrainingFailure("the loss became non-finite at step " + std::to_string(step));
     if (step % 500 == 0) {
       char line[96];
       std::snprintf(line, sizeof line, "step %6lld | loss %.4f\n", static_cast<long long>(step), loss);
@@ -66,10 +67,15 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   std::snprintf(line, sizeof line, "val %.4f after %lld steps in %.1f s (%.0f steps/s)\n", val,
                 static_cast<long long>(a.steps), seconds, seconds > 0 ? static_cast<double>(a.steps) / seconds : 0.0);
   out << line;
-  nlohmann::json j = {{"arch", "gpt"}, {"val_loss", val}, {"steps", a.steps}, {"seconds", seconds},
-                      {"parameters", s.net.numel()}, {"config", cfg.model.to_json()}};
+  nlohmann::json j = {{"arch", "gpt"},
+                      {"val_loss", val},
+                      {"steps", a.steps},
+                      {"seconds", seconds},
+                      {"parameters", s.net.numel()},
+                      {"config", cfg.model.to_json()}};
   if (verified > 0) {
-    std::snprintf(line, sizeof line, "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f\n",
+    std::snprintf(line, sizeof line,
+                  "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f\n",
                   static_cast<long long>(verified), worst);
     out << line;
     j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst}};
@@ -79,8 +85,10 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     for (std::int64_t i = 0; i < a.steps; ++i) train::gpt_twin_step(*twin, cfg);
     const double twin_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double twin_val = train::gpt_twin_val_loss(*twin);
-    std::snprintf(line, sizeof line, "autograd twin (loss.backward(), torch::optim::AdamW): val %.4f in %.1f s; "
-                  "manual - twin = %+.4f\n", twin_val, twin_seconds, val - twin_val);
+    std::snprintf(line, sizeof line,
+                  "autograd twin (loss.backward(), torch::optim::AdamW): val %.4f in %.1f s; "
+                  "manual - twin = %+.4f\n",
+                  twin_val, twin_seconds, val - twin_val);
     out << line;
     j["twin"] = {{"val_loss", twin_val}, {"seconds", twin_seconds}};
   }

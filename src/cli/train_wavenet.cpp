@@ -55,7 +55,8 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     if (a.out.empty()) return;
     for (auto& [name, p] : s.net.parameters()) {
       if (!at::isfinite(*p).all().item<bool>()) {
-        throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(s.step) + "; lower --lr");
+        throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(s.step) +
+                                     "; lower --lr");
       }
     }
     train::save_wavenet_checkpoint(a.out, s, cfg, data);
@@ -105,11 +106,13 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   std::snprintf(line, sizeof line, "train %.4f | val %.4f  (the lecture: train 1.7690, val 1.9937)\n", train_loss,
                 val_loss);
   out << line;
-  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n", static_cast<long long>(a.steps - first_step),
-                seconds, seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
+  std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n",
+                static_cast<long long>(a.steps - first_step), seconds,
+                seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
   out << line;
   if (verified > 0) {
-    std::snprintf(line, sizeof line, "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f (%s)\n",
+    std::snprintf(line, sizeof line,
+                  "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f (%s)\n",
                   static_cast<long long>(verified), worst_ratio, worst_row.c_str());
     out << line;
   }
@@ -121,9 +124,9 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
   }
   if (!a.json.empty()) {
-    nlohmann::json j = {{"arch", "wavenet"},       {"train_loss", train_loss}, {"val_loss", val_loss},
-                        {"steps", a.steps},        {"seconds", seconds},       {"parameters", s.net.numel()},
-                        {"config", cfg.model.to_json()}};
+    nlohmann::json j = {
+        {"arch", "wavenet"},  {"train_loss", train_loss},    {"val_loss", val_loss},         {"steps", a.steps},
+        {"seconds", seconds}, {"parameters", s.net.numel()}, {"config", cfg.model.to_json()}};
     if (verified > 0) j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst_ratio}};
     util::write_file_atomically(a.json, j.dump(2) + "\n");
   }

@@ -11,11 +11,21 @@
 namespace bpn::layers {
 
 const BackwardTable& hand_derived() {
-  static const BackwardTable table{embedding_backward,   flatten_consecutive_backward, linear_backward,
-                                   batchnorm1d_backward, tanh_backward,                model::cross_entropy_backward,
-                                   sequential_backward,  layernorm_backward,           gelu_backward,
-                                   softmax_backward,     attention_scores_backward,    attention_values_backward,
-                                   residual_backward,    position_embedding_backward,  masked_cross_entropy_backward};
+  static const BackwardTable table{embedding_backward,
+                                   flatten_consecutive_backward,
+                                   linear_backward,
+                                   batchnorm1d_backward,
+                                   tanh_backward,
+                                   model::cross_entropy_backward,
+                                   sequential_backward,
+                                   layernorm_backward,
+                                   gelu_backward,
+                                   softmax_backward,
+                                   attention_scores_backward,
+                                   attention_values_backward,
+                                   residual_backward,
+                                   position_embedding_backward,
+                                   masked_cross_entropy_backward};
   return table;
 }
 

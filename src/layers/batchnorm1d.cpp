@@ -13,8 +13,8 @@ BatchNormGrads batchnorm1d_backward(const at::Tensor& dout, const at::Tensor& xh
   const at::Tensor d2 = dout.reshape({-1, C}), x2 = xhat.reshape({-1, C});
   const double n = static_cast<double>(d2.size(0));
   BatchNormGrads g;
-  g.dbeta = d2.sum({0});                // sum dout
-  g.dgamma = (d2 * x2).sum({0});        // sum dout * xhat
+  g.dbeta = d2.sum({0});          // sum dout
+  g.dgamma = (d2 * x2).sum({0});  // sum dout * xhat
   g.dx = (gamma * inv_std.reshape({C}) / n * (n * d2 - g.dbeta - n / (n - 1.0) * x2 * g.dgamma)).reshape(dout.sizes());
   return g;
 }
@@ -31,7 +31,8 @@ at::Tensor BatchNorm1d::forward(const at::Tensor& x) {
   at::Tensor mean, var;
   if (training) {
     if (x.numel() / x.size(-1) < 2) {
-      throw InputError("BatchNorm1d: one position per channel; the variance divides by n-1, so use a batch of at least 2");
+      throw InputError(
+          "BatchNorm1d: one position per channel; the variance divides by n-1, so use a batch of at least 2");
     }
     mean = x.mean(dims, /*keepdim=*/true);  // the lecture: xmean = x.mean(dim, keepdim=True)
     if (at::GradMode::is_enabled()) {

@@ -25,9 +25,9 @@ class Layer {
   virtual at::Tensor forward(const at::Tensor& x) = 0;
   // Returns dloss/dx from dloss/dout and keeps the parameters' gradients for grads().
   virtual at::Tensor backward(const at::Tensor& dout) = 0;
-  virtual NamedSlots parameters() { return {}; }   // "weight", "bias", "gamma", "beta"
+  virtual NamedSlots parameters() { return {}; }     // "weight", "bias", "gamma", "beta"
   virtual NamedTensors grads() const { return {}; }  // the same names, after backward
-  virtual NamedSlots buffers() { return {}; }       // running statistics
+  virtual NamedSlots buffers() { return {}; }        // running statistics
   bool training = true;
   const BackwardTable* table = &hand_derived();
 };

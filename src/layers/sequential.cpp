@@ -7,8 +7,10 @@
 namespace bpn::layers {
 
 void Sequential::add(LayerPtr layer) {
-  static const std::map<std::string, std::string> prefix = {{"Embedding", "embedding"}, {"FlattenConsecutive", "flatten"},
-                                                            {"Linear", "linear"},       {"BatchNorm1d", "batchnorm"},
+  static const std::map<std::string, std::string> prefix = {{"Embedding", "embedding"},
+                                                            {"FlattenConsecutive", "flatten"},
+                                                            {"Linear", "linear"},
+                                                            {"BatchNorm1d", "batchnorm"},
                                                             {"Tanh", "tanh"}};
   const auto it = prefix.find(layer->kind());
   std::string kind = it != prefix.end() ? it->second : layer->kind();

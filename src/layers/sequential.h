@@ -29,8 +29,8 @@ class Sequential {
   // in reverse order; the parameters' gradients are then in each layer's grads().
   NamedTensors backward(const at::Tensor& dout);
   std::vector<std::string> output_names() const;
-  NamedSlots parameters();               // "<layer name>.<parameter>"
-  NamedTensors grads() const;            // the same names and order
+  NamedSlots parameters();     // "<layer name>.<parameter>"
+  NamedTensors grads() const;  // the same names and order
   NamedSlots buffers();
   void set_training(bool training);
   void set_table(const BackwardTable* table);

@@ -90,8 +90,8 @@ ResidualGrads residual_backward(const at::Tensor& dout) { return {dout, dout}; }
 at::Tensor position_embedding_backward(const at::Tensor& dx) { return dx.sum({0}); }
 
 at::Tensor masked_cross_entropy_forward(const at::Tensor& logits, const at::Tensor& targets) {
-  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}), {},
-                                at::Reduction::Mean, /*ignore_index=*/-1);
+  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}), {}, at::Reduction::Mean,
+                                /*ignore_index=*/-1);
 }
 
 at::Tensor masked_cross_entropy_backward(const at::Tensor& logits, const at::Tensor& targets) {

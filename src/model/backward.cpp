@@ -383,7 +383,8 @@ ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at
   g.dnorm_logits = table.counts_backward(g.dcounts, f.counts);
   auto norm_grads = table.norm_logits_backward(g.dnorm_logits);
   g.dlogit_maxes = norm_grads.dlogit_maxes;
-  g.dlogits = table.fork_backward(norm_grads.dlogits, table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax));
+  g.dlogits =
+      table.fork_backward(norm_grads.dlogits, table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax));
   auto out = table.logits_backward(g.dlogits, f.h, p.W2);
   g.dh = out.dx;
   g.params.dW2 = out.dW;

@@ -99,7 +99,8 @@ void batchnorm_forward_loop(const T* x, const T* gain, const T* bias, std::int64
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) sum[static_cast<std::size_t>(j)] += x[i * H + j];
   }
-  for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<T>(sum[static_cast<std::size_t>(j)] / static_cast<Wide<T>>(n));
+  for (std::int64_t j = 0; j < H; ++j)
+    mean[j] = static_cast<T>(sum[static_cast<std::size_t>(j)] / static_cast<Wide<T>>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) {
       const T deviation = x[i * H + j] - mean[j];

@@ -19,7 +19,7 @@
 
 namespace bpn::model {
 
-struct BackwardTable;                // model/backward_table.h
+struct BackwardTable;  // model/backward_table.h
 const BackwardTable& hand_derived();
 
 struct ChunkedForward {

@@ -13,8 +13,9 @@
 namespace bpn::models {
 
 nlohmann::json GPTConfig::to_json() const {
-  return {{"arch", "gpt"},        {"vocab_size", vocab_size}, {"block_size", block_size}, {"n_layer", n_layer},
-          {"n_head", n_head},     {"n_embd", n_embd},         {"seed", seed}};
+  return {{"arch", "gpt"},      {"vocab_size", vocab_size}, {"block_size", block_size},
+          {"n_layer", n_layer}, {"n_head", n_head},         {"n_embd", n_embd},
+          {"seed", seed}};
 }
 
 GPT::GPT(const GPTConfig& c, at::Generator& g, at::ScalarType dtype) : config(c) {
@@ -115,7 +116,8 @@ at::Tensor GPT::forward(const at::Tensor& idx, const at::Tensor& targets, Named*
     rec(h + "q", s.q);
     rec(h + "k", s.k);
     rec(h + "v", s.v);
-    const at::Tensor att = (s.q.matmul(s.k.transpose(-2, -1)) * scale).masked_fill(future, -std::numeric_limits<double>::infinity());
+    const at::Tensor att =
+        (s.q.matmul(s.k.transpose(-2, -1)) * scale).masked_fill(future, -std::numeric_limits<double>::infinity());
     rec(h + "att", att);
     s.probs = at::softmax(att, -1);
     rec(h + "probs", s.probs);
@@ -196,10 +198,12 @@ Named GPT::backward() {
     out.emplace_back(h + "ln_1", cattn.dx);
     const layers::LayerNormGrads ln1 = t.layernorm_backward(cattn.dx, s.ln1_s.xhat, s.ln1_s.rstd, detached(b.ln1_w));
     dx = r1.dx + ln1.dx;  // x feeds the skip path and ln_1
-    bp = {{h + "ln_1.weight", ln1.dw},         {h + "ln_1.bias", ln1.db},         {h + "attn.c_attn.weight", cattn.dW},
-          {h + "attn.c_attn.bias", cattn.db},  {h + "attn.c_proj.weight", aproj.dW}, {h + "attn.c_proj.bias", aproj.db},
-          {h + "ln_2.weight", ln2.dw},         {h + "ln_2.bias", ln2.db},         {h + "mlp.c_fc.weight", fc.dW},
-          {h + "mlp.c_fc.bias", fc.db},        {h + "mlp.c_proj.weight", proj.dW}, {h + "mlp.c_proj.bias", proj.db}};
+    bp = {{h + "ln_1.weight", ln1.dw},          {h + "ln_1.bias", ln1.db},
+          {h + "attn.c_attn.weight", cattn.dW}, {h + "attn.c_attn.bias", cattn.db},
+          {h + "attn.c_proj.weight", aproj.dW}, {h + "attn.c_proj.bias", aproj.db},
+          {h + "ln_2.weight", ln2.dw},          {h + "ln_2.bias", ln2.db},
+          {h + "mlp.c_fc.weight", fc.dW},       {h + "mlp.c_fc.bias", fc.db},
+          {h + "mlp.c_proj.weight", proj.dW},   {h + "mlp.c_proj.bias", proj.db}};
   }
   out.emplace_back("emb", dx);
   params.emplace_back("wte", t.embedding_backward(dx, idx_, detached(wte_)));

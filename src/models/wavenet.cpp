@@ -13,13 +13,14 @@
 namespace bpn::models {
 
 nlohmann::json WaveNetConfig::to_json() const {
-  return {{"arch", "wavenet"}, {"vocab_size", vocab_size}, {"block_size", block_size}, {"n_embd", n_embd},
-          {"n_hidden", n_hidden}, {"seed", seed}};
+  return {{"arch", "wavenet"}, {"vocab_size", vocab_size}, {"block_size", block_size},
+          {"n_embd", n_embd},  {"n_hidden", n_hidden},     {"seed", seed}};
 }
 
 WaveNet::WaveNet(const WaveNetConfig& c, at::Generator& g, at::ScalarType dtype) : config(c) {
   if (c.block_size < 2 || (c.block_size & (c.block_size - 1)) != 0) {
-    throw InputError("the WaveNet needs a block size that is a power of two (got " + std::to_string(c.block_size) + ")");
+    throw InputError("the WaveNet needs a block size that is a power of two (got " + std::to_string(c.block_size) +
+                     ")");
   }
   net.add(std::make_unique<layers::Embedding>(c.vocab_size, c.n_embd, g));
   std::int64_t width = c.n_embd;

@@ -27,13 +27,14 @@ namespace {
 }
 
 ::testing::AssertionResult GradAccurate(const char* manual_expr, const char* ref64_expr, const char* autograd32_expr,
-                                        const at::Tensor& manual, const at::Tensor& ref64, const at::Tensor& autograd32) {
+                                        const at::Tensor& manual, const at::Tensor& ref64,
+                                        const at::Tensor& autograd32) {
   const verify::Accuracy a = verify::judge_accuracy(manual, ref64, autograd32);
   if (a.pass) return ::testing::AssertionSuccess();
   const at::Tensor ref_in_dtype = ref64.defined() && manual.defined() ? ref64.to(manual.scalar_type()) : ref64;
   return ::testing::AssertionFailure() << "less accurate than autograd: " << manual_expr << " vs " << ref64_expr
-                                       << " (float32 autograd " << autograd32_expr << ")\n  " << a.describe()
-                                       << "\n  " << verify::describe(verify::compare(manual_expr, manual, ref_in_dtype));
+                                       << " (float32 autograd " << autograd32_expr << ")\n  " << a.describe() << "\n  "
+                                       << verify::describe(verify::compare(manual_expr, manual, ref_in_dtype));
 }
 
 }  // namespace bpn::testing

@@ -18,7 +18,8 @@ namespace bpn::testing {
                                      const at::Tensor& reference);
 
 ::testing::AssertionResult GradAccurate(const char* manual_expr, const char* ref64_expr, const char* autograd32_expr,
-                                        const at::Tensor& manual, const at::Tensor& ref64, const at::Tensor& autograd32);
+                                        const at::Tensor& manual, const at::Tensor& ref64,
+                                        const at::Tensor& autograd32);
 
 }  // namespace bpn::testing
 

@@ -52,6 +52,7 @@ double gpt_twin_val_loss(GPTTwin& twin);
 double gpt_split_loss(models::GPT& net, const verify::Sequences& split);
 
 // --verify-every: the applied gradients against autograd of the same parameters and batch.
-StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X, const at::Tensor& Y, const models::Named& applied);
+StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X, const at::Tensor& Y,
+                         const models::Named& applied);
 
 }  // namespace bpn::train

@@ -5,8 +5,8 @@
 
 #include "train/trainer.h"
 #include "verify/check.h"
-#include "verify/gradcheck.h"
 #include "verify/gpt_check.h"
+#include "verify/gradcheck.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::train {

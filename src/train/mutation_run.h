@@ -23,7 +23,9 @@ struct MutantResult {
   bool as_expected(const verify::Expectation& e) const;
   bool caught_anywhere() const;
   // Caught where its class says, or, for an equivalent mutant, caught nowhere (else its reason is stale).
-  bool as_expected(const verify::Mutant& m) const { return m.equivalent.empty() ? as_expected(m.expect()) : !caught_anywhere(); }
+  bool as_expected(const verify::Mutant& m) const {
+    return m.equivalent.empty() ? as_expected(m.expect()) : !caught_anywhere();
+  }
 };
 
 // `data` is the notebook's data set (block 3), `wavenet_data` the same words with block 8 (for the

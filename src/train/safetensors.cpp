@@ -45,7 +45,8 @@ std::string serialize_safetensors(const SafeTensors& st) {
     const at::Tensor c = t.detach().to(at::kCPU).contiguous();
     const std::size_t begin = data.size();
     data.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
-    header[name] = {{"dtype", name_of(c.scalar_type())}, {"shape", c.sizes().vec()}, {"data_offsets", {begin, data.size()}}};
+    header[name] = {
+        {"dtype", name_of(c.scalar_type())}, {"shape", c.sizes().vec()}, {"data_offsets", {begin, data.size()}}};
   }
   nlohmann::ordered_json meta(st.metadata);
   meta["checksum"] = hex(fnv1a64(data.data(), data.size()));
@@ -65,7 +66,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
   if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
   std::uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
-  if (n > bytes.size() - 8 || n > (100u << 20)) throw bad("header length " + std::to_string(n) + " past the end of the file");
+  if (n > bytes.size() - 8 || n > (100u << 20))
+    throw bad("header length " + std::to_string(n) + " past the end of the file");
   nlohmann::ordered_json header;  // keeps the file's order of tensors
   try {
     header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -83,7 +85,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
         continue;
       }
       const std::string dtype = info.at("dtype").get<std::string>();
-      const auto it = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeName& d) { return dtype == d.name; });
+      const auto it =
+          std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeName& d) { return dtype == d.name; });
       if (it == std::end(kDtypes)) throw bad("tensor '" + name + "' has an unsupported dtype " + dtype);
       const auto shape = info.at("shape").get<std::vector<std::int64_t>>();
       const auto offsets = info.at("data_offsets").get<std::vector<std::uint64_t>>();
@@ -114,8 +117,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
   }
   if (covered != data_size) throw bad("bytes after the last tensor");
   const auto checksum = st.metadata.find("checksum");
-  if (checksum != st.metadata.end() &&
-      checksum->second != hex(fnv1a64(bytes.data() + data_begin, data_size))) {
+  if (checksum != st.metadata.end() && checksum->second != hex(fnv1a64(bytes.data() + data_begin, data_size))) {
     throw InputError(source + ": checksum mismatch: the file is corrupt (its data changed after it was written)");
   }
   return st;

@@ -17,8 +17,8 @@
 namespace bpn::train {
 
 struct SafeTensors {
-  std::vector<std::pair<std::string, at::Tensor>> tensors;  // in file order
-  std::map<std::string, std::string> metadata;              // "__metadata__"
+  std::vector<std::pair<std::string, at::Tensor>> tensors;                         // in file order
+  std::map<std::string, std::string> metadata;                                     // "__metadata__"
   const at::Tensor& at(const std::string& name, const std::string& source) const;  // throws InputError
 };
 

@@ -125,8 +125,8 @@ StepCheck summarize(std::vector<verify::Row> rows) {
   StepCheck out;
   for (verify::Row& row : rows) {
     verify::judge(row, /*expect_exact=*/false);
-    const double ratio = row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound
-                                                : (row.accuracy.error == 0 ? 0.0 : INFINITY);
+    const double ratio =
+        row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound : (row.accuracy.error == 0 ? 0.0 : INFINITY);
     if (!(ratio <= out.worst_ratio)) {
       out.worst_ratio = ratio;
       out.worst_row = row.cmp.name;

@@ -11,9 +11,9 @@
 
 #include "data/dataset.h"
 #include "model/backward.h"
+#include "model/backward_table.h"
 #include "model/forward.h"
 #include "model/params.h"
-#include "model/backward_table.h"
 #include "verify/check.h"
 
 namespace bpn::train {
@@ -73,7 +73,7 @@ struct StepCheck {
   bool pass = true;
   double worst_ratio = 0.0;  // the largest error / bound over the rows (< 1 when everything holds)
   std::string worst_row;
-  std::string detail;        // the failing rows, described
+  std::string detail;  // the failing rows, described
 };
 // Safe to call between steps (it turns autograd back on locally).
 StepCheck check_step(const verify::StepRecord& record);

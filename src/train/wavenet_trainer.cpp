@@ -6,10 +6,10 @@
 
 #include <cmath>
 #include <filesystem>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "model/params.h"
 #include "train/safetensors.h"
@@ -129,10 +129,10 @@ void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, cons
   st.tensors.emplace_back("losses", at::tensor(s.losses.empty() ? std::vector<float>{} : s.losses, at::kFloat));
   nlohmann::json vocab = nlohmann::json::array();
   for (char32_t c : data.vocab.itos) vocab.push_back(static_cast<std::uint32_t>(c));
-  st.metadata = {{"format", "bpninja-checkpoint"}, {"format_version", "1"},
-                 {"arch", "wavenet"},             {"config", config_json(cfg).dump()},
-                 {"vocab", vocab.dump()},          {"train_rows", std::to_string(data.train.rows())},
-                 {"step", std::to_string(s.step)}};
+  st.metadata = {
+      {"format", "bpninja-checkpoint"},    {"format_version", "1"}, {"arch", "wavenet"},
+      {"config", config_json(cfg).dump()}, {"vocab", vocab.dump()}, {"train_rows", std::to_string(data.train.rows())},
+      {"step", std::to_string(s.step)}};
   util::write_file_atomically((std::filesystem::path(dir) / kSafetensorsCheckpointFile).string(),
                               serialize_safetensors(st));
 }
@@ -150,7 +150,8 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
   const SafeTensors st = parse_safetensors(util::read_file(path), path);
   auto meta = [&](const char* key) {
     const auto it = st.metadata.find(key);
-    if (it == st.metadata.end()) throw InputError(path + ": no '" + std::string(key) + "' in the metadata; not a bpninja checkpoint");
+    if (it == st.metadata.end())
+      throw InputError(path + ": no '" + std::string(key) + "' in the metadata; not a bpninja checkpoint");
     return it->second;
   };
   if (meta("format") != "bpninja-checkpoint" || meta("format_version") != "1" || meta("arch") != "wavenet") {
@@ -168,7 +169,8 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
     c.config.lr = j.at("lr").get<double>();
     c.config.lr_decayed = j.at("lr_decayed").get<double>();
     c.config.decay_step = j.at("decay_step").get<std::int64_t>();
-    for (const auto& v : nlohmann::json::parse(meta("vocab"))) c.vocab.push_back(static_cast<char32_t>(v.get<std::uint32_t>()));
+    for (const auto& v : nlohmann::json::parse(meta("vocab")))
+      c.vocab.push_back(static_cast<char32_t>(v.get<std::uint32_t>()));
     c.train_rows = std::stoll(meta("train_rows"));
     c.state.step = std::stoll(meta("step"));
   } catch (const std::exception& e) {
@@ -197,7 +199,8 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
   expected.insert("generator_state");
   expected.insert("losses");
   for (const auto& [name, t] : st.tensors) {
-    if (!expected.count(name)) throw InputError(path + ": unexpected tensor '" + name + "'; not this model's checkpoint");
+    if (!expected.count(name))
+      throw InputError(path + ": unexpected tensor '" + name + "'; not this model's checkpoint");
   }
   const at::Tensor& losses = st.at("losses", path);
   if (losses.dim() != 1 || losses.size(0) != c.state.step || losses.scalar_type() != at::kFloat) {

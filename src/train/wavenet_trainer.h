@@ -6,8 +6,8 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <string>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"

@@ -12,8 +12,8 @@
 #include "model/forward.h"
 #include "model/params.h"
 #include "util/errors.h"
-#include "verify/graph.h"
 #include "verify/gpt_check.h"
+#include "verify/graph.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::verify {
@@ -70,8 +70,8 @@ double sum_noise_scale(const at::Tensor& terms, std::int64_t dim) {
 // large mean. The magnitudes |bngain*bnvar_inv|/n * (n|dy| + sum|dy| + n/(n-1) r sum(|dy| r)), with
 // r = |bnraw| + |hprebn|*bnvar_inv the magnitude bnraw is computed from, [n, H] in float64, are the
 // scale of that noise (batchnorm_noise_scales pushes it to the layer below).
-at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const at::Tensor& inv_, const at::Tensor& gain_,
-                           const at::Tensor& hprebn_) {
+at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const at::Tensor& inv_,
+                           const at::Tensor& gain_, const at::Tensor& hprebn_) {
   const at::Tensor dy = dy_.detach().to(at::kDouble).abs(), inv = inv_.detach().to(at::kDouble).abs();
   const at::Tensor r = raw_.detach().to(at::kDouble).abs() + hprebn_.detach().to(at::kDouble).abs() * inv;
   const double n = static_cast<double>(dy.size(0));
@@ -117,7 +117,8 @@ ExerciseReport exercise2(const Graphs& g, const model::Batch& b, const model::Ba
   at::Tensor dlogits, dlogits_ops;
   {
     at::NoGradGuard no_grad;
-    loss_fast_diff = std::fabs(model::cross_entropy_forward(logits, b.Yb).item<double>() - g.run->f.loss.item<double>());
+    loss_fast_diff =
+        std::fabs(model::cross_entropy_forward(logits, b.Yb).item<double>() - g.run->f.loss.item<double>());
     dlogits = table.cross_entropy_backward(logits, b.Yb);
     dlogits_ops = table.cross_entropy_backward_ops(logits, b.Yb);
   }
@@ -163,7 +164,8 @@ ExerciseReport exercise3(const Graphs& g, const model::BackwardTable& table, std
       batchnorm_terms(c64.f.hpreact.grad(), c64.f.bnraw, c64.f.bnvar_inv, c64.params.bngain, c64.f.hprebn)
           .max()
           .item<double>();
-  const auto chunked = reference_of(g, [](const Chunked& c) { return c.grad.at("hprebn"); }, noise);
+  const auto chunked = reference_of(
+      g, [](const Chunked& c) { return c.grad.at("hprebn"); }, noise);
   const at::Tensor bnraw = f.bnraw.detach(), bnvar_inv = f.bnvar_inv.detach();
   ex.rows.push_back(make_row(
       "hprebn", table.batchnorm_layer_backward(dhpreact, bnraw, bnvar_inv, bngain, Variance::kUnbiased).dhprebn,
@@ -177,19 +179,20 @@ ExerciseReport exercise3(const Graphs& g, const model::BackwardTable& table, std
     const auto bn = table.batchnorm_forward(hprebn, bngain, bnbias, v);
     const at::Tensor dhprebn = table.batchnorm_layer_backward(dhpreact, bn.bnraw, bn.bnvar_inv, bngain, v).dhprebn;
     auto reference = [&](std::optional<Variance> variance) {
-      return reference_of(g, [&](const Chunked& c) {
-        return autograd_dhprebn(c.params, c.f.hprebn, c.f.hpreact.grad(), variance);
-      }, noise);
+      return reference_of(
+          g, [&](const Chunked& c) { return autograd_dhprebn(c.params, c.f.hprebn, c.f.hpreact.grad(), variance); },
+          noise);
     };
     ex.rows.push_back(make_row("hprebn@" + model::variance_name(v), dhprebn, reference(v), goal));
-    if (v == Variance::kBiased) ex.rows.push_back(make_row("hprebn@batch_norm", dhprebn, reference(std::nullopt), goal));
+    if (v == Variance::kBiased)
+      ex.rows.push_back(make_row("hprebn@batch_norm", dhprebn, reference(std::nullopt), goal));
   }
   return ex;
 }
 
 ExerciseReport exercise4(const model::Params& params, const model::Batch& batch, const model::BackwardTable& table) {
-  ExerciseReport ex{4, "Exercise 4: one training step as `train` runs it (loop forward, applied gradients, SGD update)",
-                    {}};
+  ExerciseReport ex{
+      4, "Exercise 4: one training step as `train` runs it (loop forward, applied gradients, SGD update)", {}};
   StepRecord s;
   s.batch = batch;
   s.lr = kStepLr;
@@ -258,8 +261,7 @@ CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
   r.dev_rows = data.dev.rows();
   r.test_rows = data.test.rows();
   r.notebook_configuration = is_notebook_configuration(cfg, data.vocab.size(), data.block_size);
-  const std::optional<double> goal =
-      r.notebook_configuration ? std::optional<double>(kFusedGradLimit) : std::nullopt;
+  const std::optional<double> goal = r.notebook_configuration ? std::optional<double>(kFusedGradLimit) : std::nullopt;
 
   const auto ix = batch.ix.contiguous();
   r.ix.assign(ix.data_ptr<std::int64_t>(), ix.data_ptr<std::int64_t>() + ix.numel());
@@ -437,22 +439,24 @@ std::string format_report(const CheckReport& r) {
   os << "splits: train " << r.train_rows << ", dev " << r.dev_rows << ", test " << r.test_rows << " | loss "
      << fmt("%.9g", r.loss) << "\n";
   os << r.ledger_status << "\n";
-  const char* goal_note = r.notebook_configuration ? " (goal <= 1e-06)" : " (the lecture's goal applies to its configuration only)";
+  const char* goal_note =
+      r.notebook_configuration ? " (goal <= 1e-06)" : " (the lecture's goal applies to its configuration only)";
   for (const auto& ex : r.exercises) {
     os << "\n" << ex.title << "\n";
     if (ex.number == 2) os << "loss_fast - loss: " << fmt("%.3g", r.loss_fast_diff) << goal_note << "\n";
-    if (ex.number == 3) os << "max |hpreact_fast - hpreact|: " << fmt("%.3g", r.hpreact_fast_maxdiff) << goal_note << "\n";
+    if (ex.number == 3)
+      os << "max |hpreact_fast - hpreact|: " << fmt("%.3g", r.hpreact_fast_maxdiff) << goal_note << "\n";
     char line[768];
-    std::snprintf(line, sizeof line, "%-22s | %-5s | %-11s | %-12s | %-9s | %-7s | %-12s | %-9s | %s\n", "name", "exact",
-                  "approximate", "maxdiff", "bit-equal", "max ULP", "worst", "err/bound", "result");
+    std::snprintf(line, sizeof line, "%-22s | %-5s | %-11s | %-12s | %-9s | %-7s | %-12s | %-9s | %s\n", "name",
+                  "exact", "approximate", "maxdiff", "bit-equal", "max ULP", "worst", "err/bound", "result");
     os << line;
     for (const auto& row : ex.rows) {
       const auto& c = row.cmp;
       std::string result = row.pass ? "ok" : "FAIL";
       if (row.expect_exact) result += " (exact recorded)";
       if (!row.note.empty()) result += ": " + row.note;
-      const double ratio = row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound
-                                                  : (row.accuracy.error == 0 ? 0.0 : INFINITY);
+      const double ratio =
+          row.accuracy.bound > 0 ? row.accuracy.error / row.accuracy.bound : (row.accuracy.error == 0 ? 0.0 : INFINITY);
       std::snprintf(line, sizeof line, "%-22s | %-5s | %-11s | %-12s | %8.1f%% | %-7llu | %-12s | %-9s | %s\n",
                     c.name.c_str(), c.exact ? "True" : "False", c.allclose ? "True" : "False",
                     fmt("%.6g", c.maxdiff).c_str(), 100.0 * c.exact_fraction,
@@ -481,7 +485,7 @@ std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact,
   const at::Tensor dC = model::emb_backward(demb, Xb, abs64(C));
   auto max_of = [](const at::Tensor& t) { return t.numel() ? t.max().item<double>() : 0.0; };
   return {{"hprebn", max_of(terms)}, {"embcat", max_of(below.dx)}, {"emb", max_of(demb)},
-          {"W1", max_of(below.dW)},  {"b1", max_of(below.db)},      {"C", max_of(dC)}};
+          {"W1", max_of(below.dW)},  {"b1", max_of(below.db)},     {"C", max_of(dC)}};
 }
 
 // ---- One training step ---------------------------------------------------------------------------
@@ -506,8 +510,8 @@ FusedReference fused_reference(const StepRecord& s, at::ScalarType dtype) {
   r.f = model::fused_forward(r.params, s.batch.Xb, s.batch.Yb, model::Variance::kUnbiased, {}, reference_table);
   for (at::Tensor* t : {&r.f.logits, &r.f.h, &r.f.bn.hpreact, &r.f.hprebn, &r.f.embcat, &r.f.emb}) t->retain_grad();
   r.f.loss.backward();
-  r.grad = {{"logits", r.f.logits.grad()},      {"h", r.f.h.grad()},          {"hpreact", r.f.bn.hpreact.grad()},
-            {"hprebn", r.f.hprebn.grad()},      {"embcat", r.f.embcat.grad()}, {"emb", r.f.emb.grad()}};
+  r.grad = {{"logits", r.f.logits.grad()}, {"h", r.f.h.grad()},           {"hpreact", r.f.bn.hpreact.grad()},
+            {"hprebn", r.f.hprebn.grad()}, {"embcat", r.f.embcat.grad()}, {"emb", r.f.emb.grad()}};
   for (const auto& [name, t] : r.params.named()) r.grad[name] = t->grad();
   at::NoGradGuard no_grad;
   r.ops_forward = model::batchnorm_forward_ops(s.forward.hprebn.detach().to(dtype), r.params.bngain.detach(),
@@ -529,8 +533,9 @@ std::vector<Row> verify_step(const StepRecord& s) {
       {"bnraw", s.forward.bn.bnraw}, {"bnvar_inv", s.forward.bn.bnvar_inv}, {"hpreact", s.forward.bn.hpreact}};
   for (const auto& [name, t] : forward) {
     rows.push_back(make_row("forward:" + name, t, ref([&, n = name](const FusedReference& x) {
-                              return n == "bnraw" ? x.ops_forward.bnraw
-                                                  : n == "bnvar_inv" ? x.ops_forward.bnvar_inv : x.ops_forward.hpreact;
+                              return n == "bnraw"       ? x.ops_forward.bnraw
+                                     : n == "bnvar_inv" ? x.ops_forward.bnvar_inv
+                                                        : x.ops_forward.hpreact;
                             })));
   }
   // The gradients the step applied, against autograd of the same parameters and batch. The gradients
@@ -540,8 +545,9 @@ std::vector<Row> verify_step(const StepRecord& s) {
                              r64.f.hprebn, r64.f.embcat, r64.params.W1, r64.f.emb, s.batch.Xb, r64.params.C);
   for (const auto& [name, manual] : s.grads.named()) {
     const auto it = noise.find(name);
-    rows.push_back(make_row(name, manual, ref([n = name](const FusedReference& x) { return x.grad.at(n); },
-                                              it == noise.end() ? 0.0 : it->second)));
+    rows.push_back(make_row(
+        name, manual,
+        ref([n = name](const FusedReference& x) { return x.grad.at(n); }, it == noise.end() ? 0.0 : it->second)));
   }
   // The update: p_after against p - lr * grad computed in tensor ops from the applied gradient.
   const auto before = s.before.named(), after = s.after.named();

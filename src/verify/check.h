@@ -119,9 +119,10 @@ std::map<std::string, double> chunked_noise_scales(const std::map<std::string, a
 // The rounding scales (judge_accuracy's noise_scale) of the gradients BatchNorm's closed form feeds.
 // Its terms, |bngain*bnvar_inv|/n (n|dy| + sum|dy| + n/(n-1) r sum(|dy| r)) with r = |bnraw| +
 // |hprebn|*bnvar_inv, cancel where the true dhprebn is small (at n = 2 it is O(eps)), and bnraw carries
-// the rounding of hprebn - mean: their magnitude, a [n, H] tensor, is the scale of dhprebn's rounding. Pushed through the linear layer below with absolute values (hprebn_backward of
-// |W1|, |embcat|; emb_backward) it gives the scales of dembcat, demb, dW1, db1 (analytically zero) and dC.
-// All inputs are the float64 reference's; returns {"hprebn", "embcat", "emb", "W1", "b1", "C"}.
+// the rounding of hprebn - mean: their magnitude, a [n, H] tensor, is the scale of dhprebn's rounding. Pushed through
+// the linear layer below with absolute values (hprebn_backward of |W1|, |embcat|; emb_backward) it gives the scales of
+// dembcat, demb, dW1, db1 (analytically zero) and dC. All inputs are the float64 reference's; returns {"hprebn",
+// "embcat", "emb", "W1", "b1", "C"}.
 std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact, const at::Tensor& bnraw,
                                                      const at::Tensor& bnvar_inv, const at::Tensor& bngain,
                                                      const at::Tensor& hprebn, const at::Tensor& embcat,
@@ -131,11 +132,11 @@ std::map<std::string, double> batchnorm_noise_scales(const at::Tensor& dhpreact,
 // ---- One training step, verified (Exercise 4, and train --verify-every) --------------------------
 
 struct StepRecord {
-  model::Params before;     // the parameters the step started from
+  model::Params before;  // the parameters the step started from
   model::Batch batch;
   model::FusedForward forward;  // what the step's forward computed (the CPU loops)
   model::FusedGrads grads;      // the gradients the step applied
-  model::Params after;      // the parameters after the update
+  model::Params after;          // the parameters after the update
   double lr = 0.0;
 };
 

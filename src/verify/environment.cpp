@@ -3,7 +3,6 @@
 #include <ATen/Version.h>
 #include <torch/version.h>
 
-
 namespace bpn::verify {
 
 std::string Environment::key() const {

@@ -83,7 +83,8 @@ CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) 
   };
   const GraphComparison cmp = compare_graph(make, cfg.dtype);
   r.loss = cmp.loss;
-  r.exercises.push_back({1, "GPT (makemore's Transformer): every intermediate of every block and every parameter", cmp.rows});
+  r.exercises.push_back(
+      {1, "GPT (makemore's Transformer): every intermediate of every block and every parameter", cmp.rows});
   return r;
 }
 
@@ -117,8 +118,8 @@ GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfi
     const auto it = params.find(name);
     if (it == params.end()) continue;
     *it->second = it->second->contiguous();
-    const at::Tensor numeric = central_difference([&] { return m64.forward(s.X, s.Y).item<double>(); }, *it->second,
-                                                  report.tolerance.eps);
+    const at::Tensor numeric =
+        central_difference([&] { return m64.forward(s.X, s.Y).item<double>(); }, *it->second, report.tolerance.eps);
     report.rows.push_back(compare_three("GPT parameters", name, dmanual, autograd.at(name), numeric, report.tolerance));
   }
   report.pass = true;
@@ -137,8 +138,8 @@ std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json
   models::GPT net(mc, g);
   std::set<std::string> names = {"emb", "ln_f", "logits"};
   for (std::int64_t l = 0; l < mc.n_layer; ++l) {
-    for (const char* n : {"ln_1", "q", "k", "v", "att", "probs", "y", "attn_out", "res1", "ln_2", "fc", "gelu",
-                          "mlp_out", "res2"}) {
+    for (const char* n :
+         {"ln_1", "q", "k", "v", "att", "probs", "y", "attn_out", "res1", "ln_2", "fc", "gelu", "mlp_out", "res2"}) {
       names.insert("h" + std::to_string(l) + "." + n);
     }
   }

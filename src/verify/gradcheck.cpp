@@ -1,11 +1,11 @@
 #include "verify/gradcheck.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <sstream>
-
-#include <ATen/core/grad_mode.h>
 
 #include "model/backward.h"
 #include "model/backward_table.h"
@@ -37,7 +37,6 @@ at::Tensor numeric_gradient(const LossFn& loss, const model::Params& params, con
   }
   return central_difference([&] { return loss(p, hook); }, perturbed, eps);
 }
-
 
 }  // namespace
 
@@ -103,8 +102,7 @@ GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& cfg)
                                                   {"hpreact", f.bn.hpreact.grad()}, {"hprebn", f.hprebn.grad()},
                                                   {"embcat", f.embcat.grad()},      {"emb", f.emb.grad()}};
     for (const auto& [name, t] : p.named()) autograd[name] = t->grad();
-    const auto manual =
-        model::fused_backward(p, f, batch.Xb, batch.Yb, model::Variance::kUnbiased, *cfg.table).named();
+    const auto manual = model::fused_backward(p, f, batch.Xb, batch.Yb, model::Variance::kUnbiased, *cfg.table).named();
 
     at::NoGradGuard no_grad;
     const LossFn loss = [&](const model::Params& q, const model::ForwardHook& hook) {

@@ -19,9 +19,6 @@
 
 namespace bpn::verify {
 
-
-
-
 struct GradcheckReport {
   Environment env;
   GradcheckTolerance tolerance{};
@@ -31,7 +28,6 @@ struct GradcheckReport {
 };
 
 GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& config);
-
 
 std::string format_gradcheck(const GradcheckReport& report);
 

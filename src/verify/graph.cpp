@@ -41,9 +41,9 @@ GraphComparison compare_graph(const GraphFactory& make, at::ScalarType dtype, co
   };
   for (const auto& [name, m] : manual) {
     const auto it = scales.find(name);
-    out.rows.push_back(make_row(name, m,
-                                Reference{grad_of(run, name), grad_of(e32, name), grad_of(e64, name),
-                                          it == scales.end() ? 0.0 : it->second}));
+    out.rows.push_back(make_row(
+        name, m,
+        Reference{grad_of(run, name), grad_of(e32, name), grad_of(e64, name), it == scales.end() ? 0.0 : it->second}));
   }
   return out;
 }

@@ -34,7 +34,7 @@ using GraphFactory = std::function<GraphRun(at::ScalarType dtype)>;
 
 // judge_accuracy's noise scales, from the float64 run and its autograd gradients (optional).
 using NoiseScales = std::function<std::map<std::string, double>(const GraphRun& run64,
-                                                                 const std::map<std::string, at::Tensor>& grad64)>;
+                                                                const std::map<std::string, at::Tensor>& grad64)>;
 
 struct GraphComparison {
   std::vector<Row> rows;  // not yet judged (judge() applies the ledger)

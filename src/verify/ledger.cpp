@@ -54,7 +54,8 @@ void Ledger::validate(const KnownRows& known_for, const std::string& source) con
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const LedgerEntry& e = entries[i];
     const auto known = known_for(e.config);
-    const std::string where = source + ": entry " + std::to_string(i) + " (" + e.env.key() + ", config " + e.config.dump() + ")";
+    const std::string where =
+        source + ": entry " + std::to_string(i) + " (" + e.env.key() + ", config " + e.config.dump() + ")";
     for (std::size_t k = 0; k < i; ++k) {
       if (same_env(entries[k].env, e.env) && entries[k].config == e.config) {
         throw InputError(where + " duplicates entry " + std::to_string(k) + "; keep one of them");

@@ -3,6 +3,11 @@
 // loop's result: the effect on the gradient is what the verdict must see.
 #include "verify/mutants.h"
 
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+
 #include "layers/batchnorm1d.h"
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
@@ -11,11 +16,6 @@
 #include "layers/tanh.h"
 #include "layers/transformer.h"
 #include "model/backward.h"
-
-#include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
-
-#include <cmath>
 
 namespace bpn::verify {
 
@@ -69,16 +69,20 @@ std::vector<Mutant> build() {
   });
   add("probs_backward: dcounts_sum_inv summed over the batch", "probs_backward", BugClass::kReductionDim, false,
       [](auto& t) {
-        t.probs_backward = [](CT d, CT counts, CT inv) { return model::ProbsGrads{d * inv, (d * counts).sum({0}, true)}; };
+        t.probs_backward = [](CT d, CT counts, CT inv) {
+          return model::ProbsGrads{d * inv, (d * counts).sum({0}, true)};
+        };
       });
   add("counts_sum_inv_backward: +x^-2", "counts_sum_inv_backward", BugClass::kSign, false,
       [](auto& t) { t.counts_sum_inv_backward = [](CT d, CT cs) { return d * cs.pow(-2.0); }; });
   add("counts_sum_inv_backward: -d / (x*x)", "counts_sum_inv_backward", BugClass::kOneUlp, false,
       [](auto& t) { t.counts_sum_inv_backward = [](CT d, CT cs) { return -d / (cs * cs); }; });
   add("counts_sum_backward: times counts (a product's rule for a sum)", "counts_sum_backward",
-      BugClass::kWrongDerivative, false, [](auto& t) { t.counts_sum_backward = [](CT d, CT counts) { return d * counts; }; });
-  add("counts_sum_backward: 1e-6 too large", "counts_sum_backward", BugClass::kScale1e6, false,
-      [](auto& t) { t.counts_sum_backward = [](CT d, CT counts) { return scaled(model::counts_sum_backward(d, counts)); }; });
+      BugClass::kWrongDerivative, false,
+      [](auto& t) { t.counts_sum_backward = [](CT d, CT counts) { return d * counts; }; });
+  add("counts_sum_backward: 1e-6 too large", "counts_sum_backward", BugClass::kScale1e6, false, [](auto& t) {
+    t.counts_sum_backward = [](CT d, CT counts) { return scaled(model::counts_sum_backward(d, counts)); };
+  });
   add("counts_backward: times norm_logits instead of counts", "counts_backward", BugClass::kWrongDerivative, false,
       [](auto& t) { t.counts_backward = [](CT d, CT counts) { return d * counts.log(); }; });
   add("counts_backward: 1e-6 too large", "counts_backward", BugClass::kScale1e6, false,
@@ -87,8 +91,11 @@ std::vector<Mutant> build() {
     t.norm_logits_backward = [](CT d) { return model::NormLogitsGrads{-d, (-d).sum({1}, true)}; };
   });
   add("norm_logits_backward: dlogit_maxes summed over the batch", "norm_logits_backward", BugClass::kReductionDim,
-      false, [](auto& t) { t.norm_logits_backward = [](CT d) { return model::NormLogitsGrads{d, (-d).sum({0}, true)}; }; });
-  add("logit_maxes_backward: routed to the min", "logit_maxes_backward", BugClass::kMaxRouting, false,
+      false, [](auto& t) {
+        t.norm_logits_backward = [](CT d) { return model::NormLogitsGrads{d, (-d).sum({0}, true)}; };
+      });
+  add(
+      "logit_maxes_backward: routed to the min", "logit_maxes_backward", BugClass::kMaxRouting, false,
       [](auto& t) {
         t.logit_maxes_backward = [](CT d, CT logits, CT) {
           return at::zeros_like(logits).scatter_(1, std::get<1>(logits.min(1, true)), d);
@@ -135,7 +142,9 @@ std::vector<Mutant> build() {
   add("bnvar_inv_backward: +0.5", "bnvar_inv_backward", BugClass::kSign, false,
       [](auto& t) { t.bnvar_inv_backward = [](CT d, CT var) { return d * (0.5 * (var + model::kBnEps).pow(-1.5)); }; });
   add("bnvar_inv_backward: power -0.5 kept instead of -1.5", "bnvar_inv_backward", BugClass::kWrongDerivative, false,
-      [](auto& t) { t.bnvar_inv_backward = [](CT d, CT var) { return d * (-0.5 * (var + model::kBnEps).pow(-0.5)); }; });
+      [](auto& t) {
+        t.bnvar_inv_backward = [](CT d, CT var) { return d * (-0.5 * (var + model::kBnEps).pow(-0.5)); };
+      });
   add("bnvar_backward: 1/n instead of 1/(n-1)", "bnvar_backward", BugClass::kBessel, false, [](auto& t) {
     t.bnvar_backward = [](CT d, CT d2) { return (d * (1.0 / static_cast<double>(d2.size(0)))).expand_as(d2); };
   });
@@ -145,8 +154,9 @@ std::vector<Mutant> build() {
       [](auto& t) { t.bnvar_backward = [](CT d, CT d2) { return one_ulp(model::bnvar_backward(d, d2)); }; });
   add("bndiff2_backward: the 2 left out", "bndiff2_backward", BugClass::kMissingFactor, false,
       [](auto& t) { t.bndiff2_backward = [](CT d, CT diff) { return d * diff; }; });
-  add("bndiff_backward: dbnmeani = +sum", "bndiff_backward", BugClass::kSign, false,
-      [](auto& t) { t.bndiff_backward = [](CT d) { return model::BndiffGrads{d, d.sum({0}, true)}; }; });
+  add("bndiff_backward: dbnmeani = +sum", "bndiff_backward", BugClass::kSign, false, [](auto& t) {
+    t.bndiff_backward = [](CT d) { return model::BndiffGrads{d, d.sum({0}, true)}; };
+  });
   add("bnmeani_backward: 1/(n-1) instead of 1/n", "bnmeani_backward", BugClass::kBessel, false, [](auto& t) {
     t.bnmeani_backward = [](CT d, CT x) { return (d * (1.0 / static_cast<double>(x.size(0) - 1))).expand_as(x); };
   });
@@ -192,7 +202,8 @@ std::vector<Mutant> build() {
   });
   // ---- The chunked driver's forks (chunked_backward) --------------------------------------------
   add("fork_backward (chunked_backward): the second path overwrites the first", "fork_backward",
-      BugClass::kNoAccumulation, false, [](auto& t) { t.fork_backward = [](CT, CT second) { return second.clone(); }; });
+      BugClass::kNoAccumulation, false,
+      [](auto& t) { t.fork_backward = [](CT, CT second) { return second.clone(); }; });
   add("fork_backward (chunked_backward): the second path never added", "fork_backward", BugClass::kMissingTerm, false,
       [](auto& t) { t.fork_backward = [](CT first, CT) { return first.clone(); }; });
   add("fork_backward (chunked_backward): the paths subtracted", "fork_backward", BugClass::kSign, false,
@@ -200,7 +211,9 @@ std::vector<Mutant> build() {
   // ---- Exercise 2: cross-entropy, loop and ops ------------------------------------------------
   add("cross_entropy_backward (loop): the /n left out", "cross_entropy_backward", BugClass::kMissingFactor, true,
       [](auto& t) {
-        t.cross_entropy_backward = [](CT l, CT Y) { return model::cross_entropy_backward(l, Y) * static_cast<double>(l.size(0)); };
+        t.cross_entropy_backward = [](CT l, CT Y) {
+          return model::cross_entropy_backward(l, Y) * static_cast<double>(l.size(0));
+        };
       });
   add("cross_entropy_backward (loop): the one-hot at Yb+1", "cross_entropy_backward", BugClass::kOneElement, true,
       [](auto& t) {
@@ -213,7 +226,9 @@ std::vector<Mutant> build() {
         };
       });
   add("cross_entropy_backward (loop): 1e-6 too large", "cross_entropy_backward", BugClass::kScale1e6, true,
-      [](auto& t) { t.cross_entropy_backward = [](CT l, CT Y) { return scaled(model::cross_entropy_backward(l, Y)); }; });
+      [](auto& t) {
+        t.cross_entropy_backward = [](CT l, CT Y) { return scaled(model::cross_entropy_backward(l, Y)); };
+      });
   add("cross_entropy_backward_ops: + onehot", "cross_entropy_backward_ops", BugClass::kSign, false, [](auto& t) {
     t.cross_entropy_backward_ops = [](CT l, CT Y) {
       const auto n = l.size(0);
@@ -232,7 +247,9 @@ std::vector<Mutant> build() {
         };
       });
   add("cross_entropy_backward_ops: 1e-6 too large", "cross_entropy_backward_ops", BugClass::kScale1e6, false,
-      [](auto& t) { t.cross_entropy_backward_ops = [](CT l, CT Y) { return scaled(model::cross_entropy_backward_ops(l, Y)); }; });
+      [](auto& t) {
+        t.cross_entropy_backward_ops = [](CT l, CT Y) { return scaled(model::cross_entropy_backward_ops(l, Y)); };
+      });
   // ---- Exercise 3: BatchNorm, loop and ops ----------------------------------------------------
   add("batchnorm_layer_backward (loop): the biased formula for the unbiased variance", "batchnorm_layer_backward",
       BugClass::kBessel, true, [](auto& t) {
@@ -304,9 +321,8 @@ std::vector<Mutant> build() {
   };
   add("batchnorm_forward (loop): the variance divided by n", "batchnorm_forward", BugClass::kBessel, true,
       [=](auto& t) {
-        t.batchnorm_forward = bn_forward_mutant([](CT x, CT g, CT b, Variance) {
-          return model::batchnorm_forward(x, g, b, Variance::kBiased);
-        });
+        t.batchnorm_forward = bn_forward_mutant(
+            [](CT x, CT g, CT b, Variance) { return model::batchnorm_forward(x, g, b, Variance::kBiased); });
       });
   add("batchnorm_forward (loop): eps dropped", "batchnorm_forward", BugClass::kEpsDropped, true, [=](auto& t) {
     t.batchnorm_forward = bn_forward_mutant([](CT x, CT g, CT b, Variance v) {
@@ -337,7 +353,9 @@ std::vector<Mutant> build() {
     };
   });
   add("sgd_update: lr applied twice", "sgd_update", BugClass::kMissingFactor, true, [](auto& t) {
-    t.sgd_update = [](const std::vector<T>& p, const std::vector<T>& g, double lr) { at::_foreach_add_(p, g, -lr * lr); };
+    t.sgd_update = [](const std::vector<T>& p, const std::vector<T>& g, double lr) {
+      at::_foreach_add_(p, g, -lr * lr);
+    };
   });
   // ---- The layer library, checked on the WaveNet (check --arch wavenet) --------------------------
   auto layer = [&](std::string name, std::string fn, BugClass bug, std::function<void(layers::BackwardTable&)> inject,
@@ -377,7 +395,9 @@ std::vector<Mutant> build() {
         });
   layer("flatten_consecutive_backward: 1e-6 too large", "flatten_consecutive_backward", BugClass::kScale1e6,
         [](auto& t) {
-          t.flatten_consecutive_backward = [](CT dout, CT x) { return scaled(layers::flatten_consecutive_backward(dout, x)); };
+          t.flatten_consecutive_backward = [](CT dout, CT x) {
+            return scaled(layers::flatten_consecutive_backward(dout, x));
+          };
         });
   layer("linear_backward: dW transposed", "linear_backward", BugClass::kTransposed, [](auto& t) {
     t.linear_backward = [](CT dout, CT x, CT W, bool bias) {
@@ -469,8 +489,9 @@ std::vector<Mutant> build() {
       return d.index_put_({rows_of(Y), Y}, d.index({rows_of(Y), Y}) + 2.0 / static_cast<double>(l.size(0)));
     };
   });
-  layer("cross_entropy_backward (layer): 1e-6 too large", "cross_entropy_backward", BugClass::kScale1e6,
-        [](auto& t) { t.cross_entropy_backward = [](CT l, CT Y) { return scaled(model::cross_entropy_backward(l, Y)); }; });
+  layer("cross_entropy_backward (layer): 1e-6 too large", "cross_entropy_backward", BugClass::kScale1e6, [](auto& t) {
+    t.cross_entropy_backward = [](CT l, CT Y) { return scaled(model::cross_entropy_backward(l, Y)); };
+  });
   layer("sequential_backward: the last Tanh skipped", "sequential_backward", BugClass::kMissingFactor, [](auto& t) {
     t.sequential_backward = [](const std::vector<layers::Layer*>& ls, const std::vector<std::string>& names, CT dout) {
       layers::NamedTensors out;
@@ -501,8 +522,8 @@ std::vector<Mutant> build() {
             return out;
           };
         });
-  layer("sequential_backward: a stray factor 0.5 after the last layer", "sequential_backward",
-        BugClass::kMissingFactor, [](auto& t) {
+  layer("sequential_backward: a stray factor 0.5 after the last layer", "sequential_backward", BugClass::kMissingFactor,
+        [](auto& t) {
           t.sequential_backward = [](const std::vector<layers::Layer*>& ls, const std::vector<std::string>& names,
                                      CT dout) {
             layers::NamedTensors out;
@@ -510,8 +531,10 @@ std::vector<Mutant> build() {
             for (std::size_t i = ls.size(); i-- > 0;) {
               out.emplace_back(names[i], d);
               const at::Tensor next = ls[i]->backward(d);
-              if (i + 1 == ls.size() && next.defined()) d = next * 0.5;  // a stray rescale after the first layer
-              else if (next.defined()) d = next;
+              if (i + 1 == ls.size() && next.defined())
+                d = next * 0.5;  // a stray rescale after the first layer
+              else if (next.defined())
+                d = next;
             }
             return out;
           };
@@ -554,23 +577,25 @@ std::vector<Mutant> build() {
       return r;
     };
   });
-  gpt("gelu_backward: the tanh's derivative term left out", "gelu_backward", BugClass::kMissingTerm, [](auto& t) {
-    t.gelu_backward = [](CT dout, CT, CT tt) { return dout * 0.5 * (1.0 + tt); };
-  });
+  gpt("gelu_backward: the tanh's derivative term left out", "gelu_backward", BugClass::kMissingTerm,
+      [](auto& t) { t.gelu_backward = [](CT dout, CT, CT tt) { return dout * 0.5 * (1.0 + tt); }; });
   gpt("gelu_backward: the cubic's 3 * 0.044715 x^2 left out", "gelu_backward", BugClass::kWrongDerivative, [](auto& t) {
     t.gelu_backward = [](CT dout, CT x, CT tt) {
       return dout * (0.5 * (1.0 + tt) + 0.5 * x * (1.0 - tt * tt) * std::sqrt(2.0 / M_PI));
     };
   });
-  gpt("gelu_backward: 1e-6 too large", "gelu_backward", BugClass::kScale1e6,
-      [](auto& t) { t.gelu_backward = [](CT dout, CT x, CT tt) { return scaled(layers::gelu_backward(dout, x, tt)); }; });
+  gpt("gelu_backward: 1e-6 too large", "gelu_backward", BugClass::kScale1e6, [](auto& t) {
+    t.gelu_backward = [](CT dout, CT x, CT tt) { return scaled(layers::gelu_backward(dout, x, tt)); };
+  });
   gpt("softmax_backward: without the sum(p * g) term", "softmax_backward", BugClass::kMissingTerm,
       [](auto& t) { t.softmax_backward = [](CT d, CT p) { return p * d; }; });
   gpt("softmax_backward: the sum over the query dim", "softmax_backward", BugClass::kReductionDim,
       [](auto& t) { t.softmax_backward = [](CT d, CT p) { return p * (d - (p * d).sum({-2}, true)); }; });
   gpt("softmax_backward: 1e-6 too large", "softmax_backward", BugClass::kScale1e6,
       [](auto& t) { t.softmax_backward = [](CT d, CT p) { return scaled(layers::softmax_backward(d, p)); }; });
-  gpt("attention_scores_backward: the mask not applied in backward", "attention_scores_backward", BugClass::kMissingFactor,
+  gpt(
+      "attention_scores_backward: the mask not applied in backward", "attention_scores_backward",
+      BugClass::kMissingFactor,
       [](auto& t) {
         t.attention_scores_backward = [](CT datt, CT q, CT k, double scale) {
           const at::Tensor d = datt * scale;
@@ -581,7 +606,9 @@ std::vector<Mutant> build() {
       "p * (g - sum p g) is already exactly 0 there; the mask's backward has nothing left to zero");
   gpt("attention_scores_backward: the 1/sqrt(hs) scale left out", "attention_scores_backward", BugClass::kMissingFactor,
       [](auto& t) {
-        t.attention_scores_backward = [](CT datt, CT q, CT k, double) { return layers::attention_scores_backward(datt, q, k, 1.0); };
+        t.attention_scores_backward = [](CT datt, CT q, CT k, double) {
+          return layers::attention_scores_backward(datt, q, k, 1.0);
+        };
       });
   gpt("attention_scores_backward: dk = datt q (not transposed)", "attention_scores_backward", BugClass::kTransposed,
       [](auto& t) {
@@ -621,11 +648,15 @@ std::vector<Mutant> build() {
     };
   });
   gpt("residual_backward: the skip path's gradient not added", "residual_backward", BugClass::kMissingTerm,
-      [](auto& t) { t.residual_backward = [](CT d) { return layers::ResidualGrads{at::zeros_like(d), d}; }; });
-  gpt("residual_backward: the branch gets nothing", "residual_backward", BugClass::kMissingTerm,
-      [](auto& t) { t.residual_backward = [](CT d) { return layers::ResidualGrads{d, at::zeros_like(d)}; }; });
-  gpt("residual_backward: the gradient halved at the fork", "residual_backward", BugClass::kMissingFactor,
-      [](auto& t) { t.residual_backward = [](CT d) { return layers::ResidualGrads{d * 0.5, d * 0.5}; }; });
+      [](auto& t) { t.residual_backward = [](CT d) {
+                      return layers::ResidualGrads{at::zeros_like(d), d};
+                    }; });
+  gpt("residual_backward: the branch gets nothing", "residual_backward", BugClass::kMissingTerm, [](auto& t) {
+    t.residual_backward = [](CT d) { return layers::ResidualGrads{d, at::zeros_like(d)}; };
+  });
+  gpt("residual_backward: the gradient halved at the fork", "residual_backward", BugClass::kMissingFactor, [](auto& t) {
+    t.residual_backward = [](CT d) { return layers::ResidualGrads{d * 0.5, d * 0.5}; };
+  });
   gpt("position_embedding_backward: the mean over the batch", "position_embedding_backward", BugClass::kMissingFactor,
       [](auto& t) { t.position_embedding_backward = [](CT dx) { return dx.mean({0}); }; });
   gpt("position_embedding_backward: only the first sequence", "position_embedding_backward", BugClass::kOneElement,
@@ -645,12 +676,15 @@ std::vector<Mutant> build() {
       BugClass::kMissingFactor, [](auto& t) {
         t.masked_cross_entropy_backward = [](CT logits, CT targets) {
           const double count = static_cast<double>(targets.ne(-1).sum().item<std::int64_t>());
-          return layers::masked_cross_entropy_backward(logits, targets) * (count / static_cast<double>(targets.numel()));
+          return layers::masked_cross_entropy_backward(logits, targets) *
+                 (count / static_cast<double>(targets.numel()));
         };
       });
   gpt("masked_cross_entropy_backward: 1e-6 too large", "masked_cross_entropy_backward", BugClass::kScale1e6,
       [](auto& t) {
-        t.masked_cross_entropy_backward = [](CT l, CT y) { return scaled(layers::masked_cross_entropy_backward(l, y)); };
+        t.masked_cross_entropy_backward = [](CT l, CT y) {
+          return scaled(layers::masked_cross_entropy_backward(l, y));
+        };
       });
   return m;
 }
@@ -658,20 +692,34 @@ std::vector<Mutant> build() {
 
 std::string bug_class_name(BugClass c) {
   switch (c) {
-    case BugClass::kSign: return "sign";
-    case BugClass::kMissingFactor: return "missing factor";
-    case BugClass::kMissingTerm: return "missing term";
-    case BugClass::kWrongDerivative: return "wrong derivative";
-    case BugClass::kReductionDim: return "reduction dim";
-    case BugClass::kKeepdim: return "keepdim dropped";
-    case BugClass::kNoAccumulation: return "no accumulation";
-    case BugClass::kBessel: return "n vs n-1";
-    case BugClass::kEpsDropped: return "eps dropped";
-    case BugClass::kMaxRouting: return "max routing";
-    case BugClass::kTransposed: return "transposed";
-    case BugClass::kOneElement: return "one row/element";
-    case BugClass::kOneUlp: return "1 ULP";
-    case BugClass::kScale1e6: return "1e-6 scale";
+    case BugClass::kSign:
+      return "sign";
+    case BugClass::kMissingFactor:
+      return "missing factor";
+    case BugClass::kMissingTerm:
+      return "missing term";
+    case BugClass::kWrongDerivative:
+      return "wrong derivative";
+    case BugClass::kReductionDim:
+      return "reduction dim";
+    case BugClass::kKeepdim:
+      return "keepdim dropped";
+    case BugClass::kNoAccumulation:
+      return "no accumulation";
+    case BugClass::kBessel:
+      return "n vs n-1";
+    case BugClass::kEpsDropped:
+      return "eps dropped";
+    case BugClass::kMaxRouting:
+      return "max routing";
+    case BugClass::kTransposed:
+      return "transposed";
+    case BugClass::kOneElement:
+      return "one row/element";
+    case BugClass::kOneUlp:
+      return "1 ULP";
+    case BugClass::kScale1e6:
+      return "1e-6 scale";
   }
   return "?";
 }

@@ -36,16 +36,16 @@ std::string bug_class_name(BugClass c);
 // other class by the verdict without the ledger in both dtypes (check, and --verify-every for the
 // functions the training step runs). A mutant may narrow this, with its reason.
 struct Expectation {
-  bool check_ledger = false;   // check, float32 and float64, with the ledger
-  bool check_f32 = false;      // check in float32, accuracy rule only (no ledger)
-  bool check_f64 = false;      // check in float64, accuracy rule only (no ledger)
-  bool verify_f32 = false;     // train --verify-every, float32 run
-  bool verify_f64 = false;     // train --verify-every, float64 run
+  bool check_ledger = false;  // check, float32 and float64, with the ledger
+  bool check_f32 = false;     // check in float32, accuracy rule only (no ledger)
+  bool check_f64 = false;     // check in float64, accuracy rule only (no ledger)
+  bool verify_f32 = false;    // train --verify-every, float32 run
+  bool verify_f64 = false;    // train --verify-every, float64 run
 };
 
 struct Mutant {
-  std::string name;         // "h_backward: 1 - h*h rounded twice"
-  std::string function;     // the table entry it replaces
+  std::string name;      // "h_backward: 1 - h*h rounded twice"
+  std::string function;  // the table entry it replaces
   BugClass bug;
   bool training_step = false;  // the function runs in the training step (fused forward/backward, SGD)
   std::string narrowed;        // why the expectation is narrower than the class's, if it is

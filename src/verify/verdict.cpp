@@ -46,7 +46,6 @@ std::string Accuracy::describe() const {
   return buf;
 }
 
-
 Row make_row(const std::string& name, const at::Tensor& manual, const Reference& ref,
              std::optional<double> maxdiff_goal) {
   Row row;
@@ -61,8 +60,10 @@ void judge(Row& row, bool expect_exact) {
   row.expect_exact = expect_exact;
   std::vector<std::string> failures;
   if (!c.problem.empty()) failures.push_back(c.problem);
-  if (c.problem.empty() && expect_exact && !c.exact) failures.push_back("recorded exact in the ledger, no longer bit-equal");
-  if (c.problem.empty() && !row.accuracy.pass) failures.push_back("less accurate than autograd: " + row.accuracy.describe());
+  if (c.problem.empty() && expect_exact && !c.exact)
+    failures.push_back("recorded exact in the ledger, no longer bit-equal");
+  if (c.problem.empty() && !row.accuracy.pass)
+    failures.push_back("less accurate than autograd: " + row.accuracy.describe());
   if (row.maxdiff_goal && !(c.maxdiff <= *row.maxdiff_goal)) {
     char goal[64];
     std::snprintf(goal, sizeof goal, "maxdiff above the lecture's goal %.0e", *row.maxdiff_goal);

@@ -28,20 +28,20 @@
 
 namespace bpn::verify {
 
-inline constexpr double kUnitRoundoff32 = 5.9604644775390625e-08;   // 2^-24
-inline constexpr double kUnitRoundoff64 = 1.1102230246251565e-16;   // 2^-53
-inline constexpr double kNoiseFactor = 16.0;                        // K
-inline constexpr double kFloorUlps = 64.0;                          // C
+inline constexpr double kUnitRoundoff32 = 5.9604644775390625e-08;  // 2^-24
+inline constexpr double kUnitRoundoff64 = 1.1102230246251565e-16;  // 2^-53
+inline constexpr double kNoiseFactor = 16.0;                       // K
+inline constexpr double kFloorUlps = 64.0;                         // C
 
 double unit_roundoff(at::ScalarType dtype);
 
 struct Accuracy {
-  bool judged = false;        // false when a reference is missing or shapes differ (the row then fails)
-  double error = 0.0;         // max |manual - ref64|
-  double autograd_error = 0;  // max |autograd32 - ref64|
-  double scale = 0.0;         // max(max |ref64|, noise_scale)
-  double bound = 0.0;         // K (u/u32) autograd_error + C u scale
-  bool pass = false;          // judged && error <= bound (NaN never passes)
+  bool judged = false;           // false when a reference is missing or shapes differ (the row then fails)
+  double error = 0.0;            // max |manual - ref64|
+  double autograd_error = 0;     // max |autograd32 - ref64|
+  double scale = 0.0;            // max(max |ref64|, noise_scale)
+  double bound = 0.0;            // K (u/u32) autograd_error + C u scale
+  bool pass = false;             // judged && error <= bound (NaN never passes)
   std::string describe() const;  // "error 1.2e-09 <= bound 3.4e-08 (autograd32 error 2e-10, scale 0.03)"
 };
 
@@ -57,18 +57,18 @@ Accuracy judge_accuracy(const at::Tensor& manual, const at::Tensor& ref64, const
 // The reference (autograd, or the op forward for a forward row) for one tensor, evaluated on the
 // same inputs in the run's dtype and in both float32 and float64.
 struct Reference {
-  at::Tensor run;             // compared element by element (exactness, allclose, ULPs)
-  at::Tensor f32, f64;        // for the accuracy rule
-  double noise_scale = 0.0;   // see judge_accuracy
+  at::Tensor run;            // compared element by element (exactness, allclose, ULPs)
+  at::Tensor f32, f64;       // for the accuracy rule
+  double noise_scale = 0.0;  // see judge_accuracy
 };
 
 struct Row {
-  Comparison cmp;                       // manual vs the reference in the run's dtype
-  Accuracy accuracy;                    // manual vs float64, bounded by float32 autograd's error
-  bool expect_exact = false;            // from the ledger
-  std::optional<double> maxdiff_goal;   // the lecture's goal (Exercises 2 and 3), notebook configuration only
+  Comparison cmp;                      // manual vs the reference in the run's dtype
+  Accuracy accuracy;                   // manual vs float64, bounded by float32 autograd's error
+  bool expect_exact = false;           // from the ledger
+  std::optional<double> maxdiff_goal;  // the lecture's goal (Exercises 2 and 3), notebook configuration only
   bool pass = false;
-  std::string note;                     // why it failed, or what changed against the ledger
+  std::string note;  // why it failed, or what changed against the ledger
 };
 
 Row make_row(const std::string& name, const at::Tensor& manual, const Reference& ref,

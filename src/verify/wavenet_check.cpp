@@ -67,8 +67,8 @@ CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfi
   };
   const GraphComparison cmp = compare_graph(make, cfg.dtype);
   r.loss = cmp.loss;
-  r.exercises.push_back({1, "WaveNet (makemore part 5): every layer output and every parameter, backpropagated by hand",
-                         cmp.rows});
+  r.exercises.push_back(
+      {1, "WaveNet (makemore part 5): every layer output and every parameter, backpropagated by hand", cmp.rows});
   return r;
 }
 
@@ -116,11 +116,11 @@ GradcheckReport run_wavenet_gradcheck(const data::Dataset& data, const WaveNetCh
       const layers::Sequential::Hook hook = [&](const std::string& step, at::Tensor& value) {
         if (step == target) value = perturbed;
       };
-      numeric = central_difference([&] { return m64.forward(batch.Xb, batch.Yb, hook).loss.item<double>(); },
-                                   perturbed, report.tolerance.eps);
+      numeric = central_difference([&] { return m64.forward(batch.Xb, batch.Yb, hook).loss.item<double>(); }, perturbed,
+                                   report.tolerance.eps);
     }
-    report.rows.push_back(compare_three("WaveNet (makemore part 5)", name, dmanual, autograd.at(name), numeric,
-                                        report.tolerance));
+    report.rows.push_back(
+        compare_three("WaveNet (makemore part 5)", name, dmanual, autograd.at(name), numeric, report.tolerance));
   }
   report.pass = true;
   for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;

@@ -104,10 +104,11 @@ TEST(Cli, AGradientRegressionAgainstTheLedgerExitsOne) {
                                       {"batch_size", 32},
                                       {"seed", 2147483647ULL},
                                       {"train_rows", 182625}}},
-                                    {"exact", {{"exercise1", nlohmann::json::array()},
-                                               {"exercise2", {"logits"}},
-                                               {"exercise3", nlohmann::json::array()},
-                                               {"exercise4", nlohmann::json::array()}}}}}}};
+                                    {"exact",
+                                     {{"exercise1", nlohmann::json::array()},
+                                      {"exercise2", {"logits"}},
+                                      {"exercise3", nlohmann::json::array()},
+                                      {"exercise4", nlohmann::json::array()}}}}}}};
   std::ofstream(dir / "ledger.json") << ledger.dump();
   const auto r = run_cli(
       {"check", "--data", bpn::testing::names_path(), "--exercise", "2", "--ledger", (dir / "ledger.json").string()});
@@ -122,8 +123,8 @@ TEST(Cli, WithoutALedgerEntryCheckSaysExactnessWasNotVerified) {
   EXPECT_EQ(r.status, kExitOk) << r.out << r.err;
   EXPECT_NE(r.out.find("EXACTNESS NOT VERIFIED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("exactness NOT verified (no ledger entry"), std::string::npos) << r.out;
-  const auto strict = run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", (dir / "none.json").string(),
-                               "--require-ledger"});
+  const auto strict = run_cli(
+      {"check", "--data", bpn::testing::names_path(), "--ledger", (dir / "none.json").string(), "--require-ledger"});
   EXPECT_EQ(strict.status, kExitCheckFailed) << strict.out;
   EXPECT_NE(strict.out.find("--record-ledger"), std::string::npos) << strict.out;
   // The verdict is the last line.

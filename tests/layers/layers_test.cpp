@@ -29,7 +29,8 @@ TEST(BatchNorm1d, ThreeDimensionalStatisticsAreOverTheFirstTwoDims) {
   // gamma 1, beta 0: out is x normalised per channel over all 12 positions, not per (t, c) over 4.
   const at::Tensor mean = x.mean(kDims01, true), var = x.var(kDims01, true, true);
   EXPECT_TRUE(at::allclose(out, (x - mean) / at::sqrt(var + kBatchNormEps), 1e-5, 1e-6));
-  const at::Tensor wrong = (x - x.mean(std::vector<std::int64_t>{0}, true)) / at::sqrt(x.var(std::vector<std::int64_t>{0}, true, true) + kBatchNormEps);
+  const at::Tensor wrong = (x - x.mean(std::vector<std::int64_t>{0}, true)) /
+                           at::sqrt(x.var(std::vector<std::int64_t>{0}, true, true) + kBatchNormEps);
   EXPECT_FALSE(at::allclose(out, wrong, 1e-3, 1e-3)) << "normalised over dim 0 only";
   EXPECT_TRUE(at::allclose(out.mean(kDims01), at::zeros({5}), 1e-5, 1e-6));
 }
@@ -87,7 +88,8 @@ void expect_layer_verified(Make make_layer, std::vector<std::int64_t> shape, at:
 class Layers : public ::testing::TestWithParam<at::ScalarType> {};
 
 TEST_P(Layers, LinearWithAndWithoutBias) {
-  expect_layer_verified([](at::Generator& g) { return std::make_unique<Linear>(6, 4, true, g); }, {5, 3, 6}, GetParam());
+  expect_layer_verified([](at::Generator& g) { return std::make_unique<Linear>(6, 4, true, g); }, {5, 3, 6},
+                        GetParam());
   expect_layer_verified([](at::Generator& g) { return std::make_unique<Linear>(6, 6, false, g); }, {5, 6}, GetParam());
 }
 
@@ -193,10 +195,12 @@ TEST(WaveNetTraining, ResumeIsBitIdenticalToAnUninterruptedRun) {
     const auto r = bpn::testing::run_cli(args);
     EXPECT_EQ(r.status, 0) << r.out << r.err;
   };
-  run({"train", "--arch", "wavenet", "--data", data, "--steps", "300", "--out", (dir / "a").string(), "--checkpoint-every", "150"});
+  run({"train", "--arch", "wavenet", "--data", data, "--steps", "300", "--out", (dir / "a").string(),
+       "--checkpoint-every", "150"});
   run({"train", "--arch", "wavenet", "--data", data, "--steps", "150", "--out", (dir / "b").string()});
   run({"train", "--data", data, "--steps", "300", "--resume", (dir / "b").string(), "--out", (dir / "b").string()});
-  std::ifstream a(dir / "a" / kSafetensorsCheckpointFile, std::ios::binary), b(dir / "b" / kSafetensorsCheckpointFile, std::ios::binary);
+  std::ifstream a(dir / "a" / kSafetensorsCheckpointFile, std::ios::binary),
+      b(dir / "b" / kSafetensorsCheckpointFile, std::ios::binary);
   const std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
   EXPECT_FALSE(sa.empty());
   EXPECT_EQ(sa, sb) << "the resumed run's checkpoint differs from the uninterrupted run's";
@@ -209,7 +213,9 @@ TEST(WaveNetTraining, ACorruptOrTruncatedCheckpointIsRejectedWithOneLine) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("corrupt");
   ASSERT_EQ(bpn::testing::run_cli({"train", "--arch", "wavenet", "--data", bpn::testing::names_path(), "--steps", "10",
-                                   "--out", dir.string()}).status, 0);
+                                   "--out", dir.string()})
+                .status,
+            0);
   const fs::path file = dir / kSafetensorsCheckpointFile;
   std::ifstream in(file, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -347,15 +353,15 @@ TEST(GPTTraining, VerifyEveryAcceptsTheAppliedGradientsAndRejectsABadOne) {
   cfg.model.n_embd = 16;
   cfg.batch_size = 4;
   GPTState s = init_gpt(cfg, *d);
-  gpt_manual_step(s, cfg, [](const models::GPT& before, const at::Tensor& X, const at::Tensor& Y,
-                             const models::Named& grads) {
-    EXPECT_TRUE(check_gpt_step(before, X, Y, grads).pass);
-    models::Named bad = grads;
-    for (auto& [name, g] : bad) {
-      if (name == "h0.mlp.c_fc.weight") g = g * (1 + 1e-3);
-    }
-    EXPECT_FALSE(check_gpt_step(before, X, Y, bad).pass);
-  });
+  gpt_manual_step(s, cfg,
+                  [](const models::GPT& before, const at::Tensor& X, const at::Tensor& Y, const models::Named& grads) {
+                    EXPECT_TRUE(check_gpt_step(before, X, Y, grads).pass);
+                    models::Named bad = grads;
+                    for (auto& [name, g] : bad) {
+                      if (name == "h0.mlp.c_fc.weight") g = g * (1 + 1e-3);
+                    }
+                    EXPECT_FALSE(check_gpt_step(before, X, Y, bad).pass);
+                  });
 }
 
 }  // namespace

@@ -9,8 +9,8 @@
 #include <array>
 #include <map>
 
-#include "testing/grad_assert.h"
 #include "support/synthetic.h"
+#include "testing/grad_assert.h"
 #include "util/errors.h"
 #include "verify/environment.h"
 

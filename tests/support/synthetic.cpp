@@ -53,7 +53,8 @@ Accuracy judge_all(const std::vector<std::pair<std::string, at::Tensor>>& manual
   Accuracy out;
   for (const auto& [name, m] : manual) {
     const auto it = noise.find(name);
-    const verify::Accuracy a = verify::judge_accuracy(m, r64.at(name), r32.at(name), it == noise.end() ? 0.0 : it->second);
+    const verify::Accuracy a =
+        verify::judge_accuracy(m, r64.at(name), r32.at(name), it == noise.end() ? 0.0 : it->second);
     if (!a.pass) {
       out.pass = false;
       out.detail += name + ": " + a.describe() + "; ";

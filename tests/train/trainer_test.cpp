@@ -10,8 +10,8 @@
 
 #include "cli/cli.h"
 #include "support/cli_runner.h"
-#include "testing/grad_assert.h"
 #include "support/names.h"
+#include "testing/grad_assert.h"
 #include "train/checkpoint.h"
 #include "train/sample.h"
 #include "util/errors.h"
@@ -225,7 +225,9 @@ TEST(TrainCli, ShortRunLowersTheLossAndPassesVerifyEvery) {
   const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--steps", "2000", "--verify-every", "200",
                           "--out", (dir / "run").string(), "--json", (dir / "r.json").string()});
   ASSERT_EQ(r.status, cli::kExitOk) << r.out << r.err;
-  EXPECT_NE(r.out.find("verified 10 steps (forward loops, applied gradients, update) against autograd"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verified 10 steps (forward loops, applied gradients, update) against autograd"),
+            std::string::npos)
+      << r.out;
   std::ifstream in(dir / "r.json");
   const auto j = nlohmann::json::parse(in);
   EXPECT_LT(j["train_loss"].get<double>(), 2.7);

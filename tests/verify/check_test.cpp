@@ -107,15 +107,15 @@ TEST(NotebookCheck, Exercise3MeetsTheLecturesGoalsForBothVarianceConventions) {
     EXPECT_TRUE(row.cmp.allclose) << describe(row.cmp);
     EXPECT_LE(row.cmp.maxdiff, 1e-8) << describe(row.cmp);
   }
-  EXPECT_EQ(names, (std::set<std::string>{"hprebn", "hprebn@ops", "hprebn@unbiased", "hprebn@biased",
-                                          "hprebn@batch_norm"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"hprebn", "hprebn@ops", "hprebn@unbiased", "hprebn@biased", "hprebn@batch_norm"}));
 }
 
 TEST(NotebookCheck, JsonReportHasTheDocumentedKeys) {
   BPN_REQUIRE_NAMES(d);
   const nlohmann::json j = notebook_report().to_json();
-  for (const char* key : {"libtorch", "splits", "ix", "loss", "exercise1", "exercise2", "exercise3", "exercise4", "loss_fast_diff",
-                          "hpreact_fast_maxdiff", "pass"}) {
+  for (const char* key : {"libtorch", "splits", "ix", "loss", "exercise1", "exercise2", "exercise3", "exercise4",
+                          "loss_fast_diff", "hpreact_fast_maxdiff", "pass"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["splits"], (nlohmann::json{{"train", 182625}, {"dev", 22655}, {"test", 22866}}));

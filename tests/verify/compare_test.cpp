@@ -165,7 +165,7 @@ TEST(Verdict, NanOrAMissingReferenceNeverPasses) {
 TEST(Verdict, AnAnalyticallyZeroGradientIsJudgedAtTheScaleOfItsSum) {
   const at::Tensor ref64 = at::tensor({1e-17}, at::kDouble);  // rounding noise of a sum of O(1) terms
   const at::Tensor noise32 = at::tensor({3e-8f});
-  EXPECT_FALSE(judge_accuracy(noise32, ref64, at::zeros({1})).pass);                // scale 1e-17: fails
+  EXPECT_FALSE(judge_accuracy(noise32, ref64, at::zeros({1})).pass);                       // scale 1e-17: fails
   EXPECT_TRUE(judge_accuracy(noise32, ref64, at::zeros({1}), /*noise_scale=*/32.0).pass);  // 32 terms of size 1
 }
 

@@ -1,7 +1,8 @@
 // No false FAIL: `check`'s verdict over random valid configurations of the notebook's data (batch
 // 2..4096 and n_hidden 1..1024, log-uniform; n_embd 1..16; random seeds; float32 and float64; both
 // variance conventions are rows of Exercise 3). The configurations come from a fixed seed, so CI is
-// reproducible (BPNINJA_SWEEP_SEED picks others); BPNINJA_SWEEP_CONFIGS sets how many (200 by default; the sanitized suite runs fewer).
+// reproducible (BPNINJA_SWEEP_SEED picks others); BPNINJA_SWEEP_CONFIGS sets how many (200 by default; the sanitized
+// suite runs fewer).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,7 +27,8 @@ TEST(ConfigSweep, NoFalseFailOverRandomValidConfigurations) {
   const char* seed_env = std::getenv("BPNINJA_SWEEP_SEED");  // another seed: fresh configurations
   std::mt19937_64 rng(seed_env ? std::strtoull(seed_env, nullptr, 10) : 20261128ULL);
   auto log_uniform = [&](double lo, double hi) {
-    return static_cast<std::int64_t>(std::floor(std::exp(std::uniform_real_distribution<double>(std::log(lo), std::log(hi + 1))(rng))));
+    return static_cast<std::int64_t>(
+        std::floor(std::exp(std::uniform_real_distribution<double>(std::log(lo), std::log(hi + 1))(rng))));
   };
   int fails = 0;
   for (int i = 0; i < count; ++i) {

@@ -58,25 +58,56 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
     classes.insert(m.bug);
   }
   EXPECT_GE(mutant_catalog().size(), 40u);
-  for (const char* fn :
-       {"loss_backward", "logprobs_backward", "probs_backward", "counts_sum_inv_backward", "counts_sum_backward",
-        "counts_backward", "norm_logits_backward", "logit_maxes_backward", "logits_backward", "h_backward",
-        "hpreact_backward", "bnraw_backward", "bnvar_inv_backward", "bnvar_backward", "bndiff2_backward",
-        "bndiff_backward", "bnmeani_backward", "hprebn_backward", "embcat_backward", "emb_backward", "fork_backward",
-        "cross_entropy_backward", "cross_entropy_backward_ops", "batchnorm_layer_backward",
-        "batchnorm_layer_backward_ops", "batchnorm_forward", "sgd_update", "embedding_backward",
-        "flatten_consecutive_backward", "linear_backward", "batchnorm1d_backward", "tanh_backward",
-        "sequential_backward", "layernorm_backward", "gelu_backward", "softmax_backward", "attention_scores_backward",
-        "attention_values_backward", "residual_backward", "position_embedding_backward", "masked_cross_entropy_backward"}) {
+  for (const char* fn : {"loss_backward",
+                         "logprobs_backward",
+                         "probs_backward",
+                         "counts_sum_inv_backward",
+                         "counts_sum_backward",
+                         "counts_backward",
+                         "norm_logits_backward",
+                         "logit_maxes_backward",
+                         "logits_backward",
+                         "h_backward",
+                         "hpreact_backward",
+                         "bnraw_backward",
+                         "bnvar_inv_backward",
+                         "bnvar_backward",
+                         "bndiff2_backward",
+                         "bndiff_backward",
+                         "bnmeani_backward",
+                         "hprebn_backward",
+                         "embcat_backward",
+                         "emb_backward",
+                         "fork_backward",
+                         "cross_entropy_backward",
+                         "cross_entropy_backward_ops",
+                         "batchnorm_layer_backward",
+                         "batchnorm_layer_backward_ops",
+                         "batchnorm_forward",
+                         "sgd_update",
+                         "embedding_backward",
+                         "flatten_consecutive_backward",
+                         "linear_backward",
+                         "batchnorm1d_backward",
+                         "tanh_backward",
+                         "sequential_backward",
+                         "layernorm_backward",
+                         "gelu_backward",
+                         "softmax_backward",
+                         "attention_scores_backward",
+                         "attention_values_backward",
+                         "residual_backward",
+                         "position_embedding_backward",
+                         "masked_cross_entropy_backward"}) {
     EXPECT_TRUE(functions.count(fn)) << "no mutant in " << fn;
   }
   EXPECT_EQ(classes.size(), 14u) << "every bug class has at least one mutant";
   std::map<std::string, int> layer_mutants;  // non-equivalent mutants per layer function
   for (const Mutant& m : mutant_catalog()) layer_mutants[m.function] += m.arch != "mlp" && m.equivalent.empty() ? 1 : 0;
-  for (const char* fn : {"embedding_backward", "flatten_consecutive_backward", "linear_backward", "batchnorm1d_backward",
-                         "tanh_backward", "sequential_backward", "layernorm_backward", "gelu_backward", "softmax_backward",
-                         "attention_scores_backward", "attention_values_backward", "residual_backward",
-                         "position_embedding_backward", "masked_cross_entropy_backward"}) {
+  for (const char* fn : {"embedding_backward", "flatten_consecutive_backward", "linear_backward",
+                         "batchnorm1d_backward", "tanh_backward", "sequential_backward", "layernorm_backward",
+                         "gelu_backward", "softmax_backward", "attention_scores_backward", "attention_values_backward",
+                         "residual_backward", "position_embedding_backward", "masked_cross_entropy_backward"}) {
     EXPECT_GE(layer_mutants[fn], 3) << fn << " (at least 3 mutants per new backward function)";
   }
 }
