@@ -26,6 +26,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   librapidcheck-dev       # property-based gradient sweeps
   gnuplot-nox             # the loss-curve plot of `bpninja train`
+  graphviz                # renders `bpninja graph` (scripts/graphs.sh, docs/graph/)
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizers (scripts/fuzz.sh)
 )
 missing=()

@@ -24,6 +24,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   add_sample_command(app, action, out);
   add_gradcheck_command(app, action, out);
   add_mutants_command(app, action, out);
+  add_graph_command(app, action, out);
 
   try {
     for (int i = 2; i < argc; ++i) {  // CLI11 reads an empty value as 0 for numbers
@@ -36,7 +37,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       const auto known = app.get_subcommands([&](const CLI::App* sub) { return sub->get_name() == argv[1]; });
       if (known.empty()) {
         err << "bpninja: error: unknown command '" << argv[1]
-            << "'; the commands are check, gradcheck, train, sample and mutants\n";
+            << "'; the commands are check, gradcheck, train, sample, mutants and graph\n";
         return kExitBadInput;
       }
     }

@@ -12,5 +12,6 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
 void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
 void add_gradcheck_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
 void add_mutants_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
+void add_graph_command(CLI::App& app, std::function<int()>& action, std::ostream& out);
 
 }  // namespace bpn::cli

@@ -3,8 +3,8 @@
 namespace bpn::layers {
 
 // Forward: out = W[ix]                         ([V,C] indexed by [B,T] -> [B,T,C])
-// Local:   a scatter-add of dout's rows into the rows ix selected (in index order, as autograd's
-//          embedding_dense_backward on the CPU below its parallel threshold)
+// Local:   a scatter-add of dout's rows into the rows ix selected (in index order; autograd's
+//          embedding_dense_backward on the CPU also adds each row's indices in order)
 // See docs/derivations.md#embedding
 at::Tensor embedding_backward(const at::Tensor& dout, const at::Tensor& ix, const at::Tensor& W) {
   at::Tensor dW = at::zeros_like(W);

@@ -14,6 +14,7 @@
 #include "util/errors.h"
 #include "verify/gpt_check.h"
 #include "verify/graph.h"
+#include "verify/sections.h"
 #include "verify/wavenet_check.h"
 
 namespace bpn::verify {
@@ -84,18 +85,7 @@ at::Tensor batchnorm_terms(const at::Tensor& dy_, const at::Tensor& raw_, const 
 ExerciseReport exercise1(const model::Params& params, const model::Batch& b, const model::BackwardTable& table,
                          at::ScalarType dtype) {
   ExerciseReport ex{1, "Exercise 1: every step of the chunked forward, backpropagated by hand", {}};
-  const GraphFactory make = [&](at::ScalarType d) {
-    auto c = std::make_shared<Chunked>();
-    c->params = params.to(d);
-    c->params.set_requires_grad(true);
-    c->f = model::chunked_forward(c->params, b.Xb, b.Yb);
-    GraphRun r;
-    r.intermediates = c->f.intermediates();
-    for (const auto& [name, t] : c->params.named()) r.parameters.emplace_back(name, *t);
-    r.loss = c->f.loss;
-    r.manual_backward = [c, &b, &table] { return model::chunked_backward(c->params, c->f, b.Xb, b.Yb, table).named(); };
-    return r;
-  };
+  const GraphFactory make = chunked_graph_factory(params, b, table);
   const NoiseScales noise = [](const GraphRun&, const std::map<std::string, at::Tensor>& g64) {
     return chunked_noise_scales(g64);
   };
@@ -221,6 +211,26 @@ std::string fmt(const char* format, double value) {
 }
 
 }  // namespace
+
+GraphFactory chunked_graph_factory(const model::Params& params, const model::Batch& batch,
+                                   const model::BackwardTable& table) {
+  auto shared = std::make_shared<std::pair<model::Params, model::Batch>>(params, batch);
+  return [shared, &table](at::ScalarType d) {
+    auto c = std::make_shared<Chunked>();
+    c->params = shared->first.to(d);
+    c->params.set_requires_grad(true);
+    const model::Batch& b = shared->second;
+    c->f = model::chunked_forward(c->params, b.Xb, b.Yb);
+    GraphRun r;
+    r.intermediates = c->f.intermediates();
+    for (const auto& [name, t] : c->params.named()) r.parameters.emplace_back(name, *t);
+    r.loss = c->f.loss;
+    r.manual_backward = [c, shared, &table] {
+      return model::chunked_backward(c->params, c->f, shared->second.Xb, shared->second.Yb, table).named();
+    };
+    return r;
+  };
+}
 
 bool ExerciseReport::pass() const {
   return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass; });
@@ -424,6 +434,8 @@ nlohmann::json CheckReport::to_json() const {
                            {"note", row.note}};
       if (!c.problem.empty()) jr["problem"] = c.problem;
       if (row.maxdiff_goal) jr["maxdiff_goal"] = *row.maxdiff_goal;
+      const std::string anchor = derivation_anchor(config.value("arch", "mlp"), exercise_key(ex.number), c.name);
+      if (!anchor.empty()) jr["section"] = std::string(kDerivationsPath) + "#" + anchor;
       rows.push_back(jr);
     }
     j[exercise_key(ex.number)] = rows;
@@ -465,6 +477,8 @@ std::string format_report(const CheckReport& r) {
       os << line;
     }
   }
+  os << "\nderivations: " << kDerivationsPath
+     << "#summary-table (one row per gradient, linked to its section; --json gives each row's \"section\")\n";
   return os.str();
 }
 

@@ -24,6 +24,7 @@
 #include "model/params.h"
 #include "verify/compare.h"
 #include "verify/environment.h"
+#include "verify/graph.h"
 #include "verify/ledger.h"
 #include "verify/verdict.h"
 
@@ -83,6 +84,12 @@ struct Experiment {
   model::Batch batch;
 };
 Experiment make_experiment(const data::Dataset& data, const CheckConfig& config);
+
+// Exercise 1's graph for compare_graph (and `bpninja graph`): the chunked forward of `params` on
+// `batch` in the asked dtype, every intermediate recorded, chunked_backward through `table` (which
+// must outlive the factory) as the manual backward.
+GraphFactory chunked_graph_factory(const model::Params& params, const model::Batch& batch,
+                                   const model::BackwardTable& table);
 
 // Runs the experiment and fills every comparison. Expectations are not applied yet.
 CheckReport run_check(const data::Dataset& data, const CheckConfig& config);

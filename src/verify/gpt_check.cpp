@@ -58,7 +58,26 @@ Setup setup(const data::Dataset& data, const GPTCheckConfig& cfg) {
   s.config["train_words"] = n_train;
   return s;
 }
+GraphFactory gpt_factory(const Setup& s, const layers::BackwardTable* table) {
+  auto shared = std::make_shared<Setup>(s);
+  return [shared, table](at::ScalarType dtype) {
+    auto copy = std::make_shared<models::GPT>(shared->model, dtype);
+    copy->table = table;
+    GraphRun run;
+    for (auto& [name, t] : copy->parameters()) {
+      t->set_requires_grad(true);
+      run.parameters.emplace_back(name, *t);
+    }
+    run.loss = copy->forward(shared->X, shared->Y, &run.intermediates);
+    run.manual_backward = [copy] { return copy->backward(); };
+    return run;
+  };
+}
 }  // namespace
+
+GraphFactory gpt_graph_factory(const data::Dataset& data, const GPTCheckConfig& cfg) {
+  return gpt_factory(setup(data, cfg), cfg.table);
+}
 
 CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) {
   const Setup s = setup(data, cfg);
@@ -69,18 +88,7 @@ CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) 
   r.train_rows = s.config["train_words"];  // words (sequences), not context windows
   r.dev_rows = static_cast<std::int64_t>(0.9 * static_cast<double>(words)) - r.train_rows;
   r.test_rows = words - r.train_rows - r.dev_rows;
-  const GraphFactory make = [&](at::ScalarType dtype) {
-    auto copy = std::make_shared<models::GPT>(s.model, dtype);
-    copy->table = cfg.table;
-    GraphRun run;
-    for (auto& [name, t] : copy->parameters()) {
-      t->set_requires_grad(true);
-      run.parameters.emplace_back(name, *t);
-    }
-    run.loss = copy->forward(s.X, s.Y, &run.intermediates);
-    run.manual_backward = [copy] { return copy->backward(); };
-    return run;
-  };
+  const GraphFactory make = gpt_factory(s, cfg.table);
   const GraphComparison cmp = compare_graph(make, cfg.dtype);
   r.loss = cmp.loss;
   r.exercises.push_back(

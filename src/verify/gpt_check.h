@@ -14,6 +14,7 @@
 #include "models/gpt.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/graph.h"
 
 namespace bpn::verify {
 
@@ -31,6 +32,8 @@ Sequences word_sequences(const data::Dataset& data, std::int64_t first_word, std
 std::int64_t sequence_length(const data::Dataset& data);  // L
 
 CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& config);
+// The check's graph (the same weights and batch) for compare_graph and `bpninja graph`.
+GraphFactory gpt_graph_factory(const data::Dataset& data, const GPTCheckConfig& config);
 GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfig& config);
 std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json& config);
 

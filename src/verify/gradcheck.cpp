@@ -173,6 +173,24 @@ std::string format_gradcheck(const GradcheckReport& r) {
                                                        : "FAIL (autograd)");
     os << line;
   }
+  // Each element costs two forward passes: the count says what the run did.
+  std::map<std::string, std::int64_t> perturbed;
+  std::int64_t total = 0;
+  for (const auto& row : r.rows) {
+    std::int64_t n = 1;
+    for (const std::int64_t d : row.shape) n *= d;
+    perturbed[row.graph] += n;
+    total += n;
+  }
+  os << "\nperturbed elements: " << total;
+  if (perturbed.size() > 1) {
+    const char* sep = " (";
+    for (const auto& [graph, n] : perturbed) {
+      os << sep << graph << " " << n;
+      sep = " + ";
+    }
+    os << ")";
+  }
   os << "\n" << (r.pass ? "PASS" : "FAIL") << ": every gradient within tolerance of the numeric one\n";
   return os.str();
 }

@@ -32,7 +32,31 @@ WaveNetSetup wavenet_setup(const data::Dataset& data, const WaveNetCheckConfig& 
   s.batch = model::draw_batch(data.train.X, data.train.Y, cfg.batch_size, g);
   return s;
 }
+GraphFactory wavenet_factory(const models::WaveNet& model, const model::Batch& batch,
+                             const layers::BackwardTable* table) {
+  auto original = std::make_shared<models::WaveNet>(model, at::kFloat);  // the setup draws in float32
+  auto shared = std::make_shared<model::Batch>(batch);
+  return [original, shared, table](at::ScalarType dtype) {
+    auto copy = std::make_shared<models::WaveNet>(*original, dtype);
+    copy->set_table(table);
+    GraphRun run;
+    for (auto& [name, t] : copy->parameters()) {
+      t->set_requires_grad(true);
+      run.parameters.emplace_back(name, *t);
+    }
+    models::WaveNet::Forward f = copy->forward(shared->Xb, shared->Yb);
+    run.intermediates = f.outputs;
+    run.loss = f.loss;
+    run.manual_backward = [copy] { return copy->backward(); };
+    return run;
+  };
+}
 }  // namespace
+
+GraphFactory wavenet_graph_factory(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
+  const WaveNetSetup s = wavenet_setup(data, cfg);
+  return wavenet_factory(s.model, s.batch, cfg.table);
+}
 
 CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& cfg) {
   const WaveNetSetup setup = wavenet_setup(data, cfg);
@@ -51,20 +75,7 @@ CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfi
   const auto ix = batch.ix.contiguous();
   r.ix.assign(ix.data_ptr<std::int64_t>(), ix.data_ptr<std::int64_t>() + ix.numel());
 
-  const GraphFactory make = [&](at::ScalarType dtype) {
-    auto copy = std::make_shared<models::WaveNet>(model, dtype);
-    copy->set_table(cfg.table);
-    GraphRun run;
-    for (auto& [name, t] : copy->parameters()) {
-      t->set_requires_grad(true);
-      run.parameters.emplace_back(name, *t);
-    }
-    models::WaveNet::Forward f = copy->forward(batch.Xb, batch.Yb);
-    run.intermediates = f.outputs;
-    run.loss = f.loss;
-    run.manual_backward = [copy] { return copy->backward(); };
-    return run;
-  };
+  const GraphFactory make = wavenet_factory(model, batch, cfg.table);
   const GraphComparison cmp = compare_graph(make, cfg.dtype);
   r.loss = cmp.loss;
   r.exercises.push_back(

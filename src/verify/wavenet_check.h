@@ -12,6 +12,7 @@
 #include "models/wavenet.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
+#include "verify/graph.h"
 
 namespace bpn::verify {
 
@@ -25,6 +26,9 @@ struct WaveNetCheckConfig {
 // The lecture's setup: g = Generator(seed) draws the parameters, then the batch (its next draws).
 // The report has one exercise (number 1) and the config {"arch": "wavenet", ...} as its ledger key.
 CheckReport run_wavenet_check(const data::Dataset& data, const WaveNetCheckConfig& config);
+
+// The check's graph (the same parameters and batch) for compare_graph and `bpninja graph`.
+GraphFactory wavenet_graph_factory(const data::Dataset& data, const WaveNetCheckConfig& config);
 
 // Central differences in float64 for every element of every parameter and every layer output of the
 // WaveNet, against the manual and the autograd gradients (in config.dtype). Keep the model small:

@@ -11,6 +11,8 @@ std::string names_path() {
   return std::string(BPNINJA_SOURCE_DIR) + "/data/names.txt";
 }
 
+std::string source_dir() { return BPNINJA_SOURCE_DIR; }
+
 std::string bpninja_ledger_path() { return std::string(BPNINJA_SOURCE_DIR) + "/tests/golden/exactness.json"; }
 
 const data::Dataset* notebook_dataset() {

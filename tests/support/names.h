@@ -13,6 +13,7 @@ namespace bpn::testing {
 std::string names_path();                 // $BPNINJA_NAMES or <source>/data/names.txt
 const data::Dataset* notebook_dataset();  // loaded once; nullptr when the file is absent
 std::string bpninja_ledger_path();        // tests/golden/exactness.json
+std::string source_dir();                 // the source tree's root
 
 }  // namespace bpn::testing
 
