@@ -59,6 +59,14 @@ void BM_StepManual(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+void BM_StepKernel(benchmark::State& st) {
+  const bpn::train::TrainConfig cfg;
+  auto state = bpn::train::init_state(cfg, dataset());
+  bpn::kernel::MlpStepKernel k(state.params, cfg.batch_size);
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::kernel_step(state, cfg, dataset().train, k));
+  st.SetItemsProcessed(st.iterations());
+}
+
 void BM_StepAutograd(benchmark::State& st) {
   const bpn::train::TrainConfig cfg;
   auto state = bpn::train::init_state(cfg, dataset());
@@ -80,6 +88,7 @@ void BM_GPTStepAutograd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+BENCHMARK(BM_StepKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);

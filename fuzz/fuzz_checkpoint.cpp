@@ -1,5 +1,6 @@
-// libFuzzer target: the checkpoint reader. Any input must either parse into a consistent checkpoint
-// or raise bpn::InputError; a crash, a read past the end or another exception is a bug.
+// libFuzzer target: the legacy checkpoint reader (checkpoint.bpn; fuzz_safetensors covers today's
+// safetensors checkpoints). Any input must either parse into a consistent checkpoint or raise
+// bpn::InputError; a crash, a read past the end or another exception is a bug.
 //
 // Two modes, chosen by the first byte. Even: the bytes are the file as it is, so the checksum
 // rejects almost every mutation. Odd: the rest of the input is a file body and the correct checksum

@@ -15,7 +15,7 @@ cd "$root"
 cmake --build --preset fuzz >&2
 mkdir -p build/fuzz/artifacts
 status=0
-for target in fuzz_data fuzz_checkpoint; do
+for target in fuzz_data fuzz_checkpoint fuzz_safetensors; do
   corpus="build/fuzz/corpus/${target#fuzz_}"
   mkdir -p "$corpus"
   cp -n fuzz/corpus/"${target#fuzz_}"/* "$corpus"/ 2>/dev/null || true

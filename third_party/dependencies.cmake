@@ -21,3 +21,14 @@ endif()
 if(BPNINJA_BUILD_BENCH)
   find_package(benchmark REQUIRED)   # libbenchmark-dev
 endif()
+
+# The BLAS that LibTorch itself calls (Debian: libblas.so.3, which libopenblas0-openmp provides through
+# the alternatives system). The MLP's training kernel (src/kernel/) calls its sgemm_ directly, with no
+# dispatcher in between. Without one (an upstream LibTorch with MKL inside), the kernel's matmuls go
+# through at::mm_out on its workspace instead.
+find_library(BPNINJA_BLAS_LIBRARY NAMES blas libblas.so.3)
+if(BPNINJA_BLAS_LIBRARY)
+  message(STATUS "training kernel: sgemm_ from ${BPNINJA_BLAS_LIBRARY}")
+else()
+  message(STATUS "training kernel: no system BLAS found; its matmuls use at::mm_out")
+endif()

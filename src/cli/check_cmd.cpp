@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "data/dataset.h"
+#include "train/params_file.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "verify/check.h"
@@ -36,6 +37,7 @@ struct CheckArgs {
   bool gradcheck = false;
   std::string arch = "mlp";
   std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
+  std::string params;                                 // --params FILE: the MLP's weights
   bool n_hidden_given = false, seed_given = false, exercise_given = false, gpt_sizes_given = false;
 };
 
@@ -84,7 +86,19 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
   if ((wavenet || gpt) && cfg.device != at::kCPU) {
     throw InputError("--arch " + a.arch + " runs on the CPU only: leave out --device");
   }
+  if (!a.params.empty() && (wavenet || gpt)) throw InputError("--params is for --arch mlp (the notebook's weights)");
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/wavenet ? 8 : 3);
+  if (!a.params.empty()) {
+    train::ParamsFile f = train::load_params_file(a.params, data.vocab.size(), data.block_size);
+    if (a.n_hidden_given && a.n_hidden != f.n_hidden) {
+      throw InputError("--n-hidden " + std::to_string(a.n_hidden) + " does not match --params (n_hidden " +
+                       std::to_string(f.n_hidden) + "); leave --n-hidden out");
+    }
+    cfg.n_embd = f.n_embd;
+    cfg.n_hidden = f.n_hidden;
+    cfg.params = std::move(f.params);
+    cfg.params_id = f.id;
+  }
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
   ledger.validate(verify::known_rows_for, a.ledger);
   verify::CheckReport report;
@@ -182,6 +196,9 @@ void add_check_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--ledger", args->ledger, "Exactness ledger (JSON)")->capture_default_str();
+  cmd->add_option("--params", args->params,
+                  "Check at these weights instead of the initial ones: a safetensors file with C, W1, b1, W2, b2, "
+                  "bngain, bnbias (e.g. saved from PyTorch) or a `bpninja train --out` directory");
   cmd->add_flag("--gradcheck", args->gradcheck,
                 "Also check every gradient against central differences in float64 (bpninja gradcheck)");
   cmd->add_flag("--record-ledger", args->record_ledger,

@@ -19,6 +19,11 @@ void require_batch_size(std::int64_t batch_size);
 // --json FILE (if given): checks that it can be written; before any work starts. Throws bpn::InputError.
 void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json);
 
+// The one line a training run prints when SIGINT or SIGTERM stopped it after `step` of `steps`: where
+// the checkpoint is and the exact command that continues the run (or that nothing was saved).
+std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
+                             const std::string& out_dir, const std::string& data);
+
 // A seed: a whole number from 0 to 2^64-1, digits only (CLI11 would wrap "-1" to 2^64-1).
 std::uint64_t parse_seed(const std::string& option, const std::string& text);
 

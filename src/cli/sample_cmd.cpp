@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "train/checkpoint.h"
+#include "train/gpt_trainer.h"
 #include "train/sample.h"
 #include "train/wavenet_trainer.h"
 
@@ -27,8 +28,14 @@ void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostrea
   cmd->callback([a, &action, &out] {
     action = [a, &out] {
       require_range("-n/--count", a->count, 1, 100000);
-      parse_seed("--seed", a->seed);                        // before loading anything
-      if (train::checkpoint_arch(a->model) == "wavenet") {  // the checkpoint says which model it holds
+      parse_seed("--seed", a->seed);                              // before loading anything
+      const std::string arch = train::checkpoint_arch(a->model);  // the checkpoint says which model it holds
+      if (arch == "gpt") {
+        train::GPTCheckpoint c = train::load_gpt_checkpoint(a->model);
+        for (const auto& name : train::sample_gpt(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
+        return kExitOk;
+      }
+      if (arch == "wavenet") {
         train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a->model);
         for (const auto& name : train::sample_wavenet(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
         return kExitOk;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <ostream>
 
 #include "cli/cli.h"
@@ -22,6 +23,7 @@
 #include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
+#include "util/interrupt.h"
 #include "util/malloc_tuning.h"
 
 namespace bpn::cli {
@@ -49,6 +51,7 @@ struct TrainArgs {
   std::vector<std::string> given;                     // every option given, by name
   std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
   bool twin = false;
+  std::string path = "auto";  // --path kernel|ops (the MLP)
 };
 
 void require_learning_rate(const std::string& option, double lr) {
@@ -129,6 +132,9 @@ train::Checkpoint make_checkpoint(const train::TrainState& state, const train::T
 }
 
 int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
+  if (std::find(a.given.begin(), a.given.end(), "--path") != a.given.end()) {
+    throw InputError("--path is for the MLP (its training kernel); leave it out for --arch wavenet");
+  }
   if (std::find(a.given.begin(), a.given.end(), "--dtype") != a.given.end()) {
     throw InputError(
         "--dtype is not available for --arch wavenet (it trains in float32, as the lecture); leave it out");
@@ -171,14 +177,21 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
 
 int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
-  for (const char* unsupported :
-       {"--dtype", "--resume", "--checkpoint-every", "--lr-decayed", "--decay-step", "--n-hidden"}) {
+  for (const char* unsupported : {"--dtype", "--lr-decayed", "--decay-step", "--n-hidden"}) {
     if (given(unsupported)) {
       throw InputError(std::string(unsupported) +
-                       " is not available for --arch gpt (float32, AdamW with a constant "
-                       "lr, no checkpoints yet); leave it out");
+                       " is not available for --arch gpt (float32, AdamW with a constant lr); leave it out");
     }
   }
+  if (!a.resume.empty()) {
+    for (const char* option : {"--lr", "--n-layer", "--n-head", "--n-embd", "--batch-size", "--seed"}) {
+      if (given(option)) {
+        throw InputError(std::string(option) +
+                         " cannot be combined with --resume: the model, data order and AdamW come from the checkpoint");
+      }
+    }
+  }
+  require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
   require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
   require_range("--threads", a.threads, 1, 256);
@@ -201,15 +214,18 @@ int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   g.twin = a.twin;
   g.out = a.out;
   g.json = a.json;
+  g.resume = a.resume;
+  g.checkpoint_every = given("--checkpoint-every") ? a.checkpoint_every : 1000;
   return run_gpt_train(g, out, err);
 }
 
 int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) {
-  if (a.arch == "gpt") return run_gpt(a, out, err);
+  const std::string resumed = a.resume.empty() ? "" : train::checkpoint_arch(a.resume);
+  if (a.arch == "gpt" || resumed == "gpt") return run_gpt(a, out, err);
   if (a.twin || std::find(a.given.begin(), a.given.end(), "--n-layer") != a.given.end()) {
     throw InputError("--twin, --n-layer, --n-head and --n-embd are for --arch gpt");
   }
-  if (a.arch == "wavenet" || (!a.resume.empty() && train::checkpoint_arch(a.resume) == "wavenet")) {
+  if (a.arch == "wavenet" || resumed == "wavenet") {
     return run_wavenet(a, out, err);
   }
   if (a.arch != "mlp") throw InputError("--arch must be mlp, wavenet or gpt (got '" + a.arch + "')");
@@ -223,7 +239,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
                      " cannot be combined with --resume: the model, data order and "
                      "learning rates come from the checkpoint");
   }
-  prepare_outputs(a.out, train::kCheckpointFile, a.json);
+  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
 
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
@@ -246,6 +262,16 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     state = train::init_state(cfg, data);
   }
   state.losses.reserve(static_cast<std::size_t>(a.steps));
+  // The raw-memory kernel (float32, CPU) unless --path ops asks for the tensor-op step.
+  if (a.path != "auto" && a.path != "kernel" && a.path != "ops") {
+    throw InputError("--path must be kernel or ops (got '" + a.path + "')");
+  }
+  const bool kernel_ok = cfg.dtype == at::kFloat;
+  if (a.path == "kernel" && !kernel_ok) {
+    throw InputError("--path kernel trains float32 only; leave out --path for a float64 run (it takes the ops path)");
+  }
+  std::unique_ptr<kernel::MlpStepKernel> step_kernel;
+  if (a.path != "ops" && kernel_ok) step_kernel = std::make_unique<kernel::MlpStepKernel>(state.params, cfg.batch_size);
 
   std::int64_t last_saved = -1;
   auto where_last_good = [&] {
@@ -270,12 +296,15 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   double verify_worst_ratio = 0.0;
   std::string verify_worst_row;
   std::int64_t verified = 0;
-  while (state.step < a.steps) {
+  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
+  while (state.step < a.steps && !stop.requested()) {
     const std::int64_t step = state.step;
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
     verify::StepRecord record;
     const float loss =
-        train::manual_step(state, cfg, data.train, {}, model::hand_derived(), verify_now ? &record : nullptr);
+        step_kernel
+            ? train::kernel_step(state, cfg, data.train, *step_kernel, verify_now ? &record : nullptr)
+            : train::manual_step(state, cfg, data.train, {}, model::hand_derived(), verify_now ? &record : nullptr);
     if (verify_now) {
       const train::StepCheck check = train::check_step(record);
       if (check.worst_ratio > verify_worst_ratio || verified == 0) {
@@ -296,6 +325,12 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     }
     if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save({});  // for --resume
     progress.update(state.step, state.losses);
+  }
+  if (stop.requested()) {
+    save({});
+    if (tty) out << "\n";
+    out << interrupted_line(stop.signal_name(), state.step, a.steps, a.out, a.data) << std::flush;
+    return stop.exit_status();
   }
   const double seconds = progress.seconds();
 
@@ -328,8 +363,13 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
         << "error/bound " << ratio << " (" << verify_worst_row << ")\n";
   }
   if (!a.json.empty()) {
-    nlohmann::json j = {{"train_loss", train_loss}, {"dev_loss", dev_loss}, {"test_loss", test_loss},
-                        {"steps", a.steps},         {"seconds", seconds},   {"config", cfg.to_json()}};
+    nlohmann::json j = {{"train_loss", train_loss},
+                        {"dev_loss", dev_loss},
+                        {"test_loss", test_loss},
+                        {"steps", a.steps},
+                        {"seconds", seconds},
+                        {"config", cfg.to_json()},
+                        {"path", step_kernel ? "kernel" : "ops"}};
     if (verified > 0) {
       j["verify"] = {
           {"steps_checked", verified}, {"worst_error_over_bound", verify_worst_ratio}, {"worst_row", verify_worst_row}};
@@ -363,6 +403,8 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
       cmd->add_option("--seed", a->seed, "Seed of generator g (init and batches); bngain/bnbias use seed+1")
           ->capture_default_str(),
       cmd->add_option("--dtype", a->dtype, "float32 or float64")->capture_default_str()};
+  cmd->add_option("--path", a->path,
+                  "The MLP's step: kernel (raw memory, float32, the default) or ops (the tensor-op reference)");
   cmd->add_option("--verify-every", a->verify_every,
                   "Every K steps, check what the step did against autograd: loop forward, applied gradients, update")
       ->capture_default_str();

@@ -11,16 +11,18 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "train/checkpoint_file.h"
 #include "train/curve_io.h"
 #include "train/gpt_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
+#include "util/interrupt.h"
 #include "util/malloc_tuning.h"
 
 namespace bpn::cli {
 
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
-  prepare_outputs(a.out, "loss.csv", a.json);
+  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
   at::set_num_threads(static_cast<int>(a.threads));
@@ -31,14 +33,43 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   cfg.model.seed = a.seed;
   cfg.batch_size = a.batch_size;
   cfg.adamw.lr = a.lr;
-  train::GPTState s = train::init_gpt(cfg, data);
+  train::GPTState s;
+  if (!a.resume.empty()) {
+    train::GPTCheckpoint c = train::load_gpt_checkpoint(a.resume);
+    train::attach_splits(c.state, data);
+    if (c.vocab != data.vocab.itos || c.train_words != c.state.train.X.size(0) ||
+        c.config.model.block_size != c.state.train.X.size(1)) {
+      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
+                       " (vocabulary or split differs); pass the same --data");
+    }
+    if (a.steps < c.state.step) {
+      throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
+                       std::to_string(c.state.step) + "; --steps is the total length of the run");
+    }
+    if (a.twin) throw InputError("--twin cannot be combined with --resume: the twin trains from step 0");
+    cfg = c.config;
+    s = std::move(c.state);
+    out << "resuming from step " << s.step << "\n";
+  } else {
+    s = train::init_gpt(cfg, data);
+  }
+  s.losses.reserve(static_cast<std::size_t>(a.steps));
+  auto save = [&] {
+    if (a.out.empty()) return;
+    train::require_finite(s.net.parameters(), s.step);
+    train::save_gpt_checkpoint(a.out, s, cfg, data);
+  };
+  if (a.resume.empty()) save();  // a good checkpoint exists before the first step
+  const std::int64_t first_step = s.step;
   std::unique_ptr<train::GPTTwin> twin = a.twin ? train::make_gpt_twin(cfg, data) : nullptr;
-  out << "GPT: " << s.net.numel() << " parameters, " << a.n_layer << " layers, " << a.n_head << " heads, " << a.n_embd
-      << " channels; AdamW by hand (lr " << cfg.adamw.lr << ", betas (0.9, 0.99), eps 1e-8, weight decay 0.01)\n";
+  out << "GPT: " << s.net.numel() << " parameters, " << cfg.model.n_layer << " layers, " << cfg.model.n_head
+      << " heads, " << cfg.model.n_embd << " channels; AdamW by hand (lr " << cfg.adamw.lr
+      << ", betas (0.9, 0.99), eps 1e-8, weight decay 0.01)\n";
   const auto start = std::chrono::steady_clock::now();
   std::int64_t verified = 0;
   double worst = 0.0;
-  while (s.step < a.steps) {
+  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
+  while (s.step < a.steps && !stop.requested()) {
     const std::int64_t step = s.step;
     train::GPTInspect inspect;
     if (a.verify_every > 0 && step % a.verify_every == 0) {
@@ -55,24 +86,33 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     const float loss = train::gpt_manual_step(s, cfg, inspect);
     if (!std::isfinite(loss))
       throw train::TrainingFailure("the loss became non-finite at step " + std::to_string(step));
+    if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
     if (step % 500 == 0) {
       char line[96];
       std::snprintf(line, sizeof line, "step %6lld | loss %.4f\n", static_cast<long long>(step), loss);
       out << line << std::flush;
     }
   }
+  if (stop.requested()) {
+    save();
+    out << interrupted_line(stop.signal_name(), s.step, a.steps, a.out, a.data) << std::flush;
+    return stop.exit_status();
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  save();
   const double val = train::gpt_split_loss(s.net, s.val);
   char line[256];
   std::snprintf(line, sizeof line, "val %.4f after %lld steps in %.1f s (%.0f steps/s)\n", val,
-                static_cast<long long>(a.steps), seconds, seconds > 0 ? static_cast<double>(a.steps) / seconds : 0.0);
+                static_cast<long long>(a.steps - first_step), seconds,
+                seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
   out << line;
   nlohmann::json j = {{"arch", "gpt"},
                       {"val_loss", val},
                       {"steps", a.steps},
                       {"seconds", seconds},
                       {"parameters", s.net.numel()},
-                      {"config", cfg.model.to_json()}};
+                      {"config", cfg.model.to_json()},
+                      {"resumed_from", first_step}};
   if (verified > 0) {
     std::snprintf(line, sizeof line,
                   "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f\n",

@@ -18,6 +18,8 @@ struct GPTTrainArgs {
   std::int64_t threads = 1;
   bool twin = false;  // also run the autograd twin and compare val losses
   std::string out, json;
+  std::string resume;  // a checkpoint directory; the model, data order and AdamW come from it
+  std::int64_t checkpoint_every = 1000;
 };
 
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err);

@@ -16,6 +16,7 @@
 #include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
+#include "util/interrupt.h"
 #include "util/malloc_tuning.h"
 
 namespace bpn::cli {
@@ -53,12 +54,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   out << "WaveNet: " << s.net.numel() << " parameters\n";
   auto save = [&] {
     if (a.out.empty()) return;
-    for (auto& [name, p] : s.net.parameters()) {
-      if (!at::isfinite(*p).all().item<bool>()) {
-        throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(s.step) +
-                                     "; lower --lr");
-      }
-    }
+    train::require_finite(s.net.parameters(), s.step);
     train::save_wavenet_checkpoint(a.out, s, cfg, data);
   };
   if (a.resume.empty()) save();
@@ -67,7 +63,8 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   std::int64_t verified = 0;
   double worst_ratio = 0.0;
   std::string worst_row;
-  while (s.step < a.steps) {
+  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
+  while (s.step < a.steps && !stop.requested()) {
     const std::int64_t step = s.step;
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
     train::WaveNetInspect inspect;
@@ -97,6 +94,11 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
                     static_cast<long long>(a.steps), loss);
       out << line << std::flush;
     }
+  }
+  if (stop.requested()) {
+    save();
+    out << interrupted_line(stop.signal_name(), s.step, a.steps, a.out, a.data) << std::flush;
+    return stop.exit_status();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   save();

@@ -88,13 +88,17 @@ std::int64_t GPT::numel() {
 }
 
 at::Tensor GPT::forward(const at::Tensor& idx, const at::Tensor& targets, Named* record) {
+  targets_ = targets;
+  return layers::masked_cross_entropy_forward(logits(idx, record), targets);
+}
+
+at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
   const std::int64_t B = idx.size(0), T = idx.size(1), C = config.n_embd, nh = config.n_head, hs = C / nh;
   if (T > config.block_size) throw InputError("sequence length " + std::to_string(T) + " exceeds block_size");
   auto rec = [&](const std::string& name, const at::Tensor& t) {
     if (record) record->emplace_back(name, t);
   };
   idx_ = idx;
-  targets_ = targets;
   x0_ = at::embedding(wte_, idx) + wpe_.narrow(0, 0, T);  // x = wte[idx] + wpe[:T]
   rec("emb", x0_);
   at::Tensor x = x0_;
@@ -143,7 +147,7 @@ at::Tensor GPT::forward(const at::Tensor& idx, const at::Tensor& targets, Named*
   rec("ln_f", lnf_);
   logits_ = lnf_.matmul(lm_head_.w);
   rec("logits", logits_);
-  return layers::masked_cross_entropy_forward(logits_, targets);
+  return logits_;
 }
 
 Named GPT::backward() {

@@ -43,6 +43,8 @@ class GPT {
   // idx, targets: [B, T] int64 (targets -1 where ignored). Records every intermediate (in forward
   // order) and returns the loss.
   at::Tensor forward(const at::Tensor& idx, const at::Tensor& targets, Named* record = nullptr);
+  // The forward up to the logits [B, T, V] (what sampling needs); forward() is this plus the loss.
+  at::Tensor logits(const at::Tensor& idx, Named* record = nullptr);
   // After forward: the gradient of every recorded intermediate (last first), then of every parameter.
   Named backward();
 

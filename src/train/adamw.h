@@ -28,6 +28,12 @@ class AdamW {
   // One step over the parameters (updated in place) with their gradients, matched by position.
   void step(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads);
   std::int64_t steps() const { return t_; }
+  // A checkpoint's state: the step count t and m, v (one per parameter, as step() made them).
+  void restore(std::int64_t t, std::vector<at::Tensor> m, std::vector<at::Tensor> v) {
+    t_ = t;
+    exp_avg = std::move(m);
+    exp_avg_sq = std::move(v);
+  }
   std::vector<at::Tensor> exp_avg, exp_avg_sq;  // m and v, one per parameter
 
  private:

@@ -77,7 +77,7 @@ std::uint64_t fnv1a64(const char* data, std::size_t size) {
   return h;
 }
 
-std::string serialize_checkpoint(const Checkpoint& c) {
+std::string serialize_legacy_checkpoint(const Checkpoint& c) {
   nlohmann::json header;
   header["config"] = c.config.to_json();
   header["vocab"] = std::vector<std::uint32_t>(c.vocab.begin(), c.vocab.end());
@@ -99,7 +99,7 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   }
   const std::string header_text = header.dump();
   std::string out(kMagic, sizeof kMagic);
-  put<std::uint32_t>(out, kCheckpointVersion);
+  put<std::uint32_t>(out, kLegacyCheckpointVersion);
   put<std::uint64_t>(out, header_text.size());
   out += header_text;
   out += payload;
@@ -107,15 +107,15 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   return out;
 }
 
-Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source) {
+Checkpoint parse_legacy_checkpoint(const std::string& bytes, const std::string& source) {
   const std::size_t fixed = sizeof kMagic + 4 + 8;
   if (bytes.size() < fixed + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw InputError(source + ": not a bpninja checkpoint (bad magic or too short)");
   }
   const auto version = get<std::uint32_t>(bytes, sizeof kMagic);
-  if (version != kCheckpointVersion) {
+  if (version != kLegacyCheckpointVersion) {
     throw InputError(source + ": checkpoint format version " + std::to_string(version) + ", this bpninja reads " +
-                     std::to_string(kCheckpointVersion) + "; retrain or use a matching bpninja");
+                     std::to_string(kLegacyCheckpointVersion) + "; retrain or use a matching bpninja");
   }
   const std::size_t body = bytes.size() - 8;
   if (get<std::uint64_t>(bytes, body) != fnv1a64(bytes.data(), body)) {
@@ -204,13 +204,83 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   return c;
 }
 
+namespace {
+std::map<std::string, std::vector<std::int64_t>> expected_shapes(const TrainConfig& cfg, std::int64_t V,
+                                                                 std::int64_t block_size) {
+  const std::int64_t E = cfg.n_embd, H = cfg.n_hidden;
+  return {{"C", {V, E}}, {"W1", {block_size * E, H}}, {"b1", {H}},       {"W2", {H, V}},
+          {"b2", {V}},   {"bngain", {1, H}},          {"bnbias", {1, H}}};
+}
+}  // namespace
+
+std::string serialize_checkpoint(const Checkpoint& c) {
+  nlohmann::json config = c.config.to_json();
+  config["block_size"] = c.block_size;
+  data::Vocab vocab = data::Vocab::from_chars(c.vocab);
+  SafeTensors st =
+      checkpoint_base("mlp", config, vocab, "train_rows", c.train_rows, c.state.step, c.state.g, c.state.losses);
+  st.metadata["calibrated"] = c.calibrated() ? "true" : "false";
+  for (const auto& [name, t] : c.state.params.named()) st.tensors.emplace_back(name, *t);
+  if (c.calibrated()) {
+    st.tensors.emplace_back("bnmean", c.bn.bnmean);
+    st.tensors.emplace_back("bnvar", c.bn.bnvar);
+  }
+  return serialize_safetensors(st);
+}
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source) {
+  const bool legacy_name = source.size() >= 4 && source.compare(source.size() - 4, 4, ".bpn") == 0;
+  if (legacy_name || (bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0)) {
+    return parse_legacy_checkpoint(bytes, source);
+  }
+  CheckpointReader r = CheckpointReader::from_bytes(bytes, source, "mlp");
+  Checkpoint c;
+  nlohmann::json config = r.config();
+  try {
+    c.block_size = config.at("block_size").get<std::int64_t>();
+    config.erase("block_size");
+  } catch (const nlohmann::json::exception& e) {
+    r.fail(std::string("inconsistent metadata (") + e.what() + ")");
+  }
+  c.config = TrainConfig::from_json(config);
+  c.vocab = r.vocab();
+  c.train_rows = r.integer("train_rows");
+  c.state.step = r.integer("step");
+  const std::string calibrated = r.meta("calibrated");
+  if (calibrated != "true" && calibrated != "false")
+    r.fail("inconsistent metadata ('calibrated' is not true or false)");
+  if (c.vocab.size() < 2 || c.vocab[0] != U'.' || c.block_size < 1 || c.block_size > 1024) {
+    r.fail("invalid vocabulary or block size in the metadata");
+  }
+  const auto shapes = expected_shapes(c.config, static_cast<std::int64_t>(c.vocab.size()), c.block_size);
+  const auto dtype = at::TensorOptions().dtype(c.config.dtype);
+  for (const auto& [name, t] : c.state.params.named()) {
+    *t = at::empty(shapes.at(name), dtype);
+    r.restore(name, t);
+  }
+  if (calibrated == "true") {
+    c.bn.bnmean = at::empty({1, c.config.n_hidden}, dtype);
+    c.bn.bnvar = at::empty({1, c.config.n_hidden}, dtype);
+    r.restore("bnmean", &c.bn.bnmean);
+    r.restore("bnvar", &c.bn.bnvar);
+  }
+  r.restore_history(c.state.g, c.state.losses, c.state.step);
+  r.reject_unexpected();
+  return c;
+}
+
 void save_checkpoint(const std::string& dir, const Checkpoint& c) {
-  util::write_file_atomically((std::filesystem::path(dir) / kCheckpointFile).string(), serialize_checkpoint(c));
+  util::write_file_atomically(safetensors_checkpoint_path(dir), serialize_checkpoint(c));
 }
 
 Checkpoint load_checkpoint(const std::string& dir) {
   std::filesystem::path path(dir);
-  if (std::filesystem::is_directory(path)) path /= kCheckpointFile;
+  if (std::filesystem::is_directory(path)) {
+    path = safetensors_checkpoint_path(dir);
+    if (!std::filesystem::exists(path) && std::filesystem::exists(std::filesystem::path(dir) / kLegacyCheckpointFile)) {
+      path = std::filesystem::path(dir) / kLegacyCheckpointFile;
+    }
+  }
   if (!std::filesystem::exists(path)) {
     throw InputError(path.string() + ": no checkpoint; train one with 'bpninja train --out DIR'");
   }

@@ -1,16 +1,14 @@
-// Checkpoints: one file, `<dir>/checkpoint.bpn`, written atomically.
+// The MLP's checkpoints: `<dir>/checkpoint.safetensors` (train/checkpoint_file.h), written atomically.
+//   tensors:      C, W1, b1, W2, b2, bngain, bnbias (the notebook's names, in the run's dtype), bnmean
+//                 and bnvar when calibrated, generator_state (U8), losses (F32, one per step done)
+//   __metadata__: format "bpninja-checkpoint", format_version "1", arch "mlp", config (the training
+//                 config plus block_size), vocab, train_rows, step, calibrated, checksum
+// PyTorch reads it with safetensors.torch.load_file (tools/roundtrip.py does, in CI). Reading checks
+// the layout, the checksum, every name, shape and dtype against the config before anything is used.
 //
-// Layout (all integers little-endian):
-//   8 bytes   magic "BPNCKPT\0"
-//   u32       format version (kCheckpointVersion)
-//   u64       header length L
-//   L bytes   header, JSON: config, vocabulary, step, and for each tensor its name, dtype, shape,
-//             offset and size in the payload
-//   ...       payload: the raw tensor bytes
-//   u64       FNV-1a 64 checksum of every byte before it
-// Reading checks the magic, version, checksum, header, every tensor's size and offset, and the
-// shapes against the config, before anything is used: a truncated, corrupt or mismatched file is
-// rejected with bpn::InputError, never read past its end.
+// The format before it, `<dir>/checkpoint.bpn` (magic "BPNCKPT\0", u32 version 1, u64 header length,
+// JSON header, raw tensors, FNV-1a 64 of everything before it), is still read: load_checkpoint falls
+// back to it, and a run resumed from it writes safetensors (that is the conversion).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -20,12 +18,13 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "train/checkpoint_file.h"
 #include "train/trainer.h"
 
 namespace bpn::train {
 
-inline constexpr std::uint32_t kCheckpointVersion = 1;
-inline constexpr const char* kCheckpointFile = "checkpoint.bpn";
+inline constexpr std::uint32_t kLegacyCheckpointVersion = 1;
+inline constexpr const char* kLegacyCheckpointFile = "checkpoint.bpn";
 
 struct Checkpoint {
   TrainConfig config;
@@ -39,11 +38,17 @@ struct Checkpoint {
   bool calibrated() const { return bn.bnmean.defined(); }
 };
 
-std::string serialize_checkpoint(const Checkpoint& c);
-Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source);  // throws bpn::InputError
+std::string serialize_checkpoint(const Checkpoint& c);  // safetensors bytes
+// Reads safetensors bytes, or the legacy format's (recognised by its magic). Throws bpn::InputError.
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source);
 
-void save_checkpoint(const std::string& dir, const Checkpoint& c);  // atomically
-Checkpoint load_checkpoint(const std::string& dir);                 // throws bpn::InputError
+// The legacy format, kept so that old checkpoints load (and tests can write one).
+std::string serialize_legacy_checkpoint(const Checkpoint& c);
+Checkpoint parse_legacy_checkpoint(const std::string& bytes, const std::string& source);
+
+void save_checkpoint(const std::string& dir, const Checkpoint& c);  // <dir>/checkpoint.safetensors, atomically
+// <dir>/checkpoint.safetensors, else <dir>/checkpoint.bpn; DIR may also name the file. Throws bpn::InputError.
+Checkpoint load_checkpoint(const std::string& dir);
 
 std::uint64_t fnv1a64(const char* data, std::size_t size);
 

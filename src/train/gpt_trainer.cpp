@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/optim/adamw.h>
 
+#include "train/checkpoint_file.h"
 #include "verify/graph.h"
 
 namespace bpn::train {
@@ -17,12 +18,16 @@ GPTState init_gpt(const GPTTrainConfig& cfg, const data::Dataset& data) {
   s.g = at::detail::createCPUGenerator(mc.seed);
   s.net = models::GPT(mc, s.g);
   s.opt = AdamW(cfg.adamw);
+  attach_splits(s, data);
+  return s;
+}
+
+void attach_splits(GPTState& s, const data::Dataset& data) {
   const auto words = static_cast<std::int64_t>(data.words.size());
   const auto n1 = static_cast<std::int64_t>(0.8 * static_cast<double>(words));
   const auto n2 = static_cast<std::int64_t>(0.9 * static_cast<double>(words));
   s.train = verify::word_sequences(data, 0, n1);
   s.val = verify::word_sequences(data, n1, n2);
-  return s;
 }
 
 namespace {
@@ -110,6 +115,107 @@ StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X_, const 
     return run;
   };
   return summarize(verify::compare_graph(make, dtype).rows);
+}
+
+// ---- Checkpoints ------------------------------------------------------------------------------
+
+namespace {
+nlohmann::json gpt_config_json(const GPTTrainConfig& c) {
+  nlohmann::json j = c.model.to_json();
+  j["batch_size"] = c.batch_size;
+  j["adamw"] = {{"lr", c.adamw.lr},
+                {"beta1", c.adamw.beta1},
+                {"beta2", c.adamw.beta2},
+                {"eps", c.adamw.eps},
+                {"weight_decay", c.adamw.weight_decay}};
+  return j;
+}
+}  // namespace
+
+void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTrainConfig& cfg,
+                         const data::Dataset& data) {
+  SafeTensors st =
+      checkpoint_base("gpt", gpt_config_json(cfg), data.vocab, "train_words", s.train.X.size(0), s.step, s.g, s.losses);
+  st.metadata["adamw_steps"] = std::to_string(s.opt.steps());
+  auto& net = const_cast<models::GPT&>(s.net);
+  const auto params = net.parameters();
+  for (const auto& [name, t] : params) st.tensors.emplace_back(name, *t);
+  for (std::size_t i = 0; i < s.opt.exp_avg.size(); ++i) {
+    st.tensors.emplace_back("adamw.exp_avg." + params[i].first, s.opt.exp_avg[i]);
+    st.tensors.emplace_back("adamw.exp_avg_sq." + params[i].first, s.opt.exp_avg_sq[i]);
+  }
+  write_checkpoint(dir, st);
+}
+
+GPTCheckpoint load_gpt_checkpoint(const std::string& dir) {
+  CheckpointReader r(dir, "gpt", "pass the --out directory of a `bpninja train --arch gpt` run");
+  GPTCheckpoint c;
+  try {
+    const nlohmann::json j = r.config();
+    c.config.model.vocab_size = j.at("vocab_size").get<std::int64_t>();
+    c.config.model.block_size = j.at("block_size").get<std::int64_t>();
+    c.config.model.n_layer = j.at("n_layer").get<std::int64_t>();
+    c.config.model.n_head = j.at("n_head").get<std::int64_t>();
+    c.config.model.n_embd = j.at("n_embd").get<std::int64_t>();
+    c.config.model.seed = j.at("seed").get<std::uint64_t>();
+    c.config.batch_size = j.at("batch_size").get<std::int64_t>();
+    const nlohmann::json& a = j.at("adamw");
+    c.config.adamw = {a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
+                      a.at("eps").get<double>(), a.at("weight_decay").get<double>()};
+  } catch (const nlohmann::json::exception& e) {
+    r.fail(std::string("inconsistent metadata (") + e.what() + ")");
+  }
+  const models::GPTConfig& m = c.config.model;
+  c.vocab = r.vocab();
+  c.train_words = r.integer("train_words");
+  c.state.step = r.integer("step");
+  const std::int64_t adamw_steps = r.integer("adamw_steps");
+  if (static_cast<std::int64_t>(c.vocab.size()) != m.vocab_size || m.n_layer < 1 || m.n_layer > 48 || m.n_head < 1 ||
+      m.n_head > 64 || m.n_embd < 1 || m.n_embd > 4096 || m.n_embd % m.n_head != 0 || m.block_size < 2 ||
+      m.block_size > 1024 || c.config.batch_size < 1 || adamw_steps != c.state.step) {
+    r.fail("inconsistent metadata (sizes out of range, a vocabulary of the wrong size or AdamW's step count)");
+  }
+  at::Generator g = at::detail::createCPUGenerator(0);
+  models::GPT net(m, g);
+  const auto params = net.parameters();
+  for (const auto& [name, t] : params) r.restore(name, t);
+  std::vector<at::Tensor> exp_avg, exp_avg_sq;
+  if (adamw_steps > 0) {
+    for (const auto& [name, t] : params) {
+      exp_avg.push_back(at::zeros_like(*t));
+      exp_avg_sq.push_back(at::zeros_like(*t));
+      r.restore("adamw.exp_avg." + name, &exp_avg.back());
+      r.restore("adamw.exp_avg_sq." + name, &exp_avg_sq.back());
+    }
+  }
+  r.restore_history(c.state.g, c.state.losses, c.state.step);
+  r.reject_unexpected();
+  c.state.net = std::move(net);
+  c.state.opt = AdamW(c.config.adamw);
+  c.state.opt.restore(adamw_steps, std::move(exp_avg), std::move(exp_avg_sq));
+  return c;
+}
+
+std::vector<std::string> sample_gpt(GPTCheckpoint& c, std::int64_t count, std::uint64_t seed) {
+  c10::InferenceMode no_autograd;
+  const data::Vocab vocab = data::Vocab::from_chars(c.vocab);
+  const std::int64_t L = c.config.model.block_size;
+  at::Generator g = at::detail::createCPUGenerator(seed);
+  std::vector<std::string> names;
+  for (std::int64_t k = 0; k < count; ++k) {
+    std::vector<std::int64_t> idx = {0};  // the start token
+    std::string name;
+    while (static_cast<std::int64_t>(idx.size()) < L) {  // the model has positions 0..L-1
+      const at::Tensor X = at::tensor(idx, at::kLong).view({1, -1});
+      const at::Tensor last = c.state.net.logits(X).select(1, X.size(1) - 1);  // [1, V]
+      const std::int64_t ix = at::multinomial(at::softmax(last, 1), 1, false, g).item<std::int64_t>();
+      if (ix == 0) break;
+      idx.push_back(ix);
+      name += vocab.decode(ix);
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
 }
 
 }  // namespace bpn::train

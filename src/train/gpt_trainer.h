@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
@@ -54,5 +55,27 @@ double gpt_split_loss(models::GPT& net, const verify::Sequences& split);
 // --verify-every: the applied gradients against autograd of the same parameters and batch.
 StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X, const at::Tensor& Y,
                          const models::Named& applied);
+
+// ---- Checkpoints: <dir>/checkpoint.safetensors (train/checkpoint_file.h), written atomically ------
+// Tensors: every parameter under its name ("h0.attn.c_attn.weight"), AdamW's m and v under
+// "adamw.exp_avg.<name>" and "adamw.exp_avg_sq.<name>" (after the first step), "generator_state",
+// "losses". __metadata__: arch "gpt", config (the model and AdamW), vocab, train_words, step,
+// adamw_steps.
+struct GPTCheckpoint {
+  GPTTrainConfig config;
+  std::vector<char32_t> vocab;
+  std::int64_t train_words = 0;
+  GPTState state;  // without the data splits (init from the data set: attach_splits)
+};
+void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTrainConfig& cfg,
+                         const data::Dataset& data);
+// Validates the format, every name, shape and dtype against the config; throws bpn::InputError.
+GPTCheckpoint load_gpt_checkpoint(const std::string& dir);
+// The notebook's split of `data` into s.train and s.val (what init_gpt does).
+void attach_splits(GPTState& s, const data::Dataset& data);
+// makemore's sampling: from the start token 0, append one character at a time drawn from
+// softmax(logits of the last position), with the whole prefix as the context (at most block_size),
+// until the model draws 0.
+std::vector<std::string> sample_gpt(GPTCheckpoint& c, std::int64_t count, std::uint64_t seed);
 
 }  // namespace bpn::train

@@ -64,6 +64,23 @@ bool step_caught(const model::BackwardTable& table, const data::Dataset& data, a
   }
 }
 
+// The kernel's step with a mutated piece, verified as `train --verify-every` verifies it (float32).
+bool kernel_step_caught(const kernel::KernelTable& table, const data::Dataset& data, std::string& evidence) {
+  try {
+    const TrainConfig cfg;
+    TrainState state = init_state(cfg, data);
+    kernel::MlpStepKernel k(state.params, cfg.batch_size, table);
+    verify::StepRecord record;
+    kernel_step(state, cfg, data.train, k, &record);
+    const StepCheck check = check_step(record);
+    if (!check.pass && evidence.empty()) evidence = "--verify-every (kernel): " + check.detail;
+    return !check.pass;
+  } catch (const std::exception& e) {
+    if (evidence.empty()) evidence = std::string("--verify-every (kernel) threw: ") + e.what();
+    return true;
+  }
+}
+
 }  // namespace
 
 bool MutantResult::as_expected(const verify::Expectation& e) const {
@@ -79,6 +96,10 @@ bool MutantResult::caught_anywhere() const {
 MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const data::Dataset& wavenet_data,
                         const verify::Ledger& ledger, bool with_gradcheck) {
   MutantResult r;
+  if (m.arch == "kernel") {
+    r.verify_f32 = kernel_step_caught(verify::mutated_kernel_table(m), data, r.evidence);
+    return r;
+  }
   const model::BackwardTable table = verify::mutated_table(m);
   const layers::BackwardTable layer_table = verify::mutated_layers_table(m);
   std::function<verify::CheckReport(at::ScalarType)> run;

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/errors.h"
@@ -89,6 +90,28 @@ float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
   return loss;
 }
 
+float kernel_step(TrainState& s, const TrainConfig& cfg, const data::Split& train, kernel::MlpStepKernel& k,
+                  verify::StepRecord* record) {
+  c10::InferenceMode no_autograd;
+  const model::Batch batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
+  const float lr = static_cast<float>(cfg.lr_at(s.step));
+  if (record) {
+    record->before = s.params;
+    for (auto& [name, p] : record->before.named()) *p = p->clone();
+  }
+  const float loss = k.step(s.params, batch.Xb, batch.Yb, lr);
+  if (record) {
+    record->batch = batch;
+    record->forward = k.forward();
+    record->grads = k.grads();
+    record->after = s.params;
+    record->lr = cfg.lr_at(s.step);
+  }
+  s.losses.push_back(loss);
+  ++s.step;
+  return loss;
+}
+
 float autograd_step(TrainState& s, const TrainConfig& cfg, const data::Split& train) {
   const model::Batch batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
   s.params.set_requires_grad(true);
@@ -153,12 +176,27 @@ at::Tensor hprebn_of(const model::Params& p, const at::Tensor& X) {
 }
 }  // namespace
 
+// The whole split in chunks of kEvalChunk rows (issue 14: the 182,625 training rows at once took
+// 0.9 GB). Sums are accumulated in float64 across chunks, then rounded once to the run's dtype.
+constexpr std::int64_t kEvalChunk = 8192;
+
 BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Split& split) {
   c10::InferenceMode no_autograd;
-  const at::Tensor hprebn = hprebn_of(params, split.X);
-  const at::Tensor bnmean = hprebn.mean({0}, true);
-  const at::Tensor bndiff = hprebn - bnmean;  // not hprebn.var(): ATen 1.13's kernel is 2x slower here
-  return {bnmean, (bndiff * bndiff).sum({0}, true) / static_cast<double>(split.rows() - 1)};
+  const std::int64_t n = split.rows();
+  at::Tensor sum = at::zeros({1, params.W1.size(1)}, params.W1.options().dtype(at::kDouble));
+  for (std::int64_t i = 0; i < n; i += kEvalChunk) {
+    const at::Tensor hprebn = hprebn_of(params, split.X.narrow(0, i, std::min(kEvalChunk, n - i)));
+    sum += hprebn.to(at::kDouble).sum({0}, true);
+  }
+  const at::Tensor mean64 = sum / static_cast<double>(n);
+  const at::Tensor bnmean = mean64.to(params.W1.scalar_type());
+  at::Tensor squares = at::zeros_like(sum);
+  for (std::int64_t i = 0; i < n; i += kEvalChunk) {
+    const at::Tensor bndiff =
+        hprebn_of(params, split.X.narrow(0, i, std::min(kEvalChunk, n - i))).to(at::kDouble) - mean64;
+    squares += (bndiff * bndiff).sum({0}, true);
+  }
+  return {bnmean, (squares / static_cast<double>(n - 1)).to(params.W1.scalar_type())};
 }
 
 at::Tensor inference_logits(const model::Params& p, const BatchNormStats& stats, const at::Tensor& X) {
@@ -171,7 +209,14 @@ at::Tensor inference_logits(const model::Params& p, const BatchNormStats& stats,
 double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split) {
   if (split.rows() == 0) return std::nan("");
   c10::InferenceMode no_autograd;
-  return model::cross_entropy_forward(inference_logits(params, stats, split.X), split.Y).item<double>();
+  const std::int64_t n = split.rows();
+  double total = 0.0;  // the sum of the chunks' mean losses, each weighted by its rows
+  for (std::int64_t i = 0; i < n; i += kEvalChunk) {
+    const std::int64_t m = std::min(kEvalChunk, n - i);
+    const at::Tensor logits = inference_logits(params, stats, split.X.narrow(0, i, m));
+    total += model::cross_entropy_forward(logits, split.Y.narrow(0, i, m)).item<double>() * static_cast<double>(m);
+  }
+  return total / static_cast<double>(n);
 }
 
 std::vector<CurvePoint> loss_curve(const std::vector<float>& losses, std::int64_t chunk) {
@@ -185,6 +230,14 @@ std::vector<CurvePoint> loss_curve(const std::vector<float>& losses, std::int64_
     curve.push_back({start, end - 1, sum / static_cast<double>(end - start)});
   }
   return curve;
+}
+
+void require_finite(const std::vector<std::pair<std::string, at::Tensor*>>& parameters, std::int64_t step) {
+  for (const auto& [name, p] : parameters) {
+    if (!at::isfinite(*p).all().item<bool>()) {
+      throw TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(step) + "; lower --lr");
+    }
+  }
 }
 
 }  // namespace bpn::train

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "kernel/mlp_kernel.h"
 #include "model/backward.h"
 #include "model/backward_table.h"
 #include "model/forward.h"
@@ -62,6 +63,12 @@ float manual_step(TrainState& state, const TrainConfig& cfg, const data::Split& 
                   const std::function<void(const StepTensors&)>& inspect = {},
                   const model::BackwardTable& table = model::hand_derived(), verify::StepRecord* record = nullptr);
 
+// The same step through the raw-memory kernel (kernel/mlp_kernel.h, float32 on the CPU): the same
+// batch draw, the same math, what `train` runs by default. `record` as above (the kernel's own
+// forward and gradients, for --verify-every).
+float kernel_step(TrainState& state, const TrainConfig& cfg, const data::Split& train, kernel::MlpStepKernel& k,
+                  verify::StepRecord* record = nullptr);
+
 // The same step with autograd computing the gradients (the baseline of the benchmark).
 float autograd_step(TrainState& state, const TrainConfig& cfg, const data::Split& train);
 
@@ -110,5 +117,9 @@ class TrainingFailure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Before a checkpoint is written: throws TrainingFailure ("the parameters became Inf or NaN by step N;
+// lower --lr") unless every parameter is finite, so that only good checkpoints are ever written.
+void require_finite(const std::vector<std::pair<std::string, at::Tensor*>>& parameters, std::int64_t step);
 
 }  // namespace bpn::train

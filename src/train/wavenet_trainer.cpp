@@ -12,6 +12,7 @@
 #include <set>
 
 #include "model/params.h"
+#include "train/checkpoint_file.h"
 #include "train/safetensors.h"
 #include "train/sample.h"
 #include "util/atomic_file.h"
@@ -121,45 +122,24 @@ nlohmann::json config_json(const WaveNetTrainConfig& c) {
 
 void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, const WaveNetTrainConfig& cfg,
                              const data::Dataset& data) {
-  SafeTensors st;
+  SafeTensors st =
+      checkpoint_base("wavenet", config_json(cfg), data.vocab, "train_rows", data.train.rows(), s.step, s.g, s.losses);
   auto& net = const_cast<models::WaveNet&>(s.net);
   for (auto& [name, t] : net.parameters()) st.tensors.emplace_back(name, *t);
   for (auto& [name, t] : net.net.buffers()) st.tensors.emplace_back(name, *t);
-  st.tensors.emplace_back("generator_state", s.g.get_state());
-  st.tensors.emplace_back("losses", at::tensor(s.losses.empty() ? std::vector<float>{} : s.losses, at::kFloat));
-  nlohmann::json vocab = nlohmann::json::array();
-  for (char32_t c : data.vocab.itos) vocab.push_back(static_cast<std::uint32_t>(c));
-  st.metadata = {
-      {"format", "bpninja-checkpoint"},    {"format_version", "1"}, {"arch", "wavenet"},
-      {"config", config_json(cfg).dump()}, {"vocab", vocab.dump()}, {"train_rows", std::to_string(data.train.rows())},
-      {"step", std::to_string(s.step)}};
-  util::write_file_atomically((std::filesystem::path(dir) / kSafetensorsCheckpointFile).string(),
-                              serialize_safetensors(st));
+  write_checkpoint(dir, st);
 }
 
 std::string checkpoint_arch(const std::string& dir) {
-  if (std::filesystem::exists(std::filesystem::path(dir) / kSafetensorsCheckpointFile)) return "wavenet";
-  return "mlp";
+  const std::string arch = safetensors_checkpoint_arch(dir);
+  return arch.empty() ? "mlp" : arch;
 }
 
 WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / kSafetensorsCheckpointFile).string();
-  if (!std::filesystem::exists(path)) {
-    throw InputError(path + ": no such file; pass the --out directory of a `bpninja train --arch wavenet` run");
-  }
-  const SafeTensors st = parse_safetensors(util::read_file(path), path);
-  auto meta = [&](const char* key) {
-    const auto it = st.metadata.find(key);
-    if (it == st.metadata.end())
-      throw InputError(path + ": no '" + std::string(key) + "' in the metadata; not a bpninja checkpoint");
-    return it->second;
-  };
-  if (meta("format") != "bpninja-checkpoint" || meta("format_version") != "1" || meta("arch") != "wavenet") {
-    throw InputError(path + ": not a version-1 bpninja WaveNet checkpoint");
-  }
+  CheckpointReader r(dir, "wavenet", "pass the --out directory of a `bpninja train --arch wavenet` run");
   WaveNetCheckpoint c;
   try {
-    const nlohmann::json j = nlohmann::json::parse(meta("config"));
+    const nlohmann::json j = r.config();
     c.config.model.vocab_size = j.at("vocab_size").get<std::int64_t>();
     c.config.model.block_size = j.at("block_size").get<std::int64_t>();
     c.config.model.n_embd = j.at("n_embd").get<std::int64_t>();
@@ -169,50 +149,23 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
     c.config.lr = j.at("lr").get<double>();
     c.config.lr_decayed = j.at("lr_decayed").get<double>();
     c.config.decay_step = j.at("decay_step").get<std::int64_t>();
-    for (const auto& v : nlohmann::json::parse(meta("vocab")))
-      c.vocab.push_back(static_cast<char32_t>(v.get<std::uint32_t>()));
-    c.train_rows = std::stoll(meta("train_rows"));
-    c.state.step = std::stoll(meta("step"));
-  } catch (const std::exception& e) {
-    throw InputError(path + ": inconsistent metadata (" + e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {
+    r.fail(std::string("inconsistent metadata (") + e.what() + ")");
   }
+  c.vocab = r.vocab();
+  c.train_rows = r.integer("train_rows");
+  c.state.step = r.integer("step");
   if (static_cast<std::int64_t>(c.vocab.size()) != c.config.model.vocab_size || c.config.model.n_embd < 1 ||
       c.config.model.n_hidden < 1 || c.config.model.n_embd > 4096 || c.config.model.n_hidden > 4096 ||
-      c.config.model.block_size < 2 || c.config.model.block_size > 1024 || c.state.step < 0) {
-    throw InputError(path + ": inconsistent metadata (sizes out of range or a vocabulary of the wrong size)");
+      c.config.model.block_size < 2 || c.config.model.block_size > 1024) {
+    r.fail("inconsistent metadata (sizes out of range or a vocabulary of the wrong size)");
   }
   at::Generator g = at::detail::createCPUGenerator(0);
   models::WaveNet net(c.config.model, g);
-  std::set<std::string> expected;
-  auto restore = [&](layers::NamedSlots slots) {
-    for (auto& [name, t] : slots) {
-      const at::Tensor& v = st.at(name, path);
-      if (v.sizes() != t->sizes() || v.scalar_type() != at::kFloat) {
-        throw InputError(path + ": tensor '" + name + "' has the wrong shape or dtype for the config");
-      }
-      *t = v.clone();
-      expected.insert(name);
-    }
-  };
-  restore(net.parameters());
-  restore(net.net.buffers());
-  expected.insert("generator_state");
-  expected.insert("losses");
-  for (const auto& [name, t] : st.tensors) {
-    if (!expected.count(name))
-      throw InputError(path + ": unexpected tensor '" + name + "'; not this model's checkpoint");
-  }
-  const at::Tensor& losses = st.at("losses", path);
-  if (losses.dim() != 1 || losses.size(0) != c.state.step || losses.scalar_type() != at::kFloat) {
-    throw InputError(path + ": the loss history does not have one entry per step");
-  }
-  c.state.losses.assign(losses.data_ptr<float>(), losses.data_ptr<float>() + losses.numel());
-  c.state.g = at::detail::createCPUGenerator(0);
-  try {
-    c.state.g.set_state(st.at("generator_state", path));
-  } catch (const c10::Error&) {
-    throw InputError(path + ": the generator state is not a CPU generator's");
-  }
+  for (auto& [name, t] : net.parameters()) r.restore(name, t);
+  for (auto& [name, t] : net.net.buffers()) r.restore(name, t);
+  r.restore_history(c.state.g, c.state.losses, c.state.step);
+  r.reject_unexpected();
   c.state.net = std::move(net);
   return c;
 }

@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "model/params.h"
 #include "models/wavenet.h"
+#include "train/checkpoint_file.h"
 #include "train/trainer.h"
 
 namespace bpn::train {
@@ -60,7 +61,6 @@ double wavenet_split_loss(models::WaveNet& net, const data::Split& split);
 // "batchnorm1.running_mean"), "generator_state" (U8) and "losses" (F32, one per step done).
 // __metadata__: format "bpninja-checkpoint", format_version "1", arch "wavenet", config (JSON),
 // vocab (JSON array of code points), train_rows, step, and the data checksum.
-inline constexpr const char* kSafetensorsCheckpointFile = "checkpoint.safetensors";
 
 struct WaveNetCheckpoint {
   WaveNetTrainConfig config;
@@ -72,7 +72,8 @@ void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, cons
                              const data::Dataset& data);
 // Validates the format, the model's names and shapes against the config; throws bpn::InputError.
 WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir);
-// The architecture a checkpoint folder holds: "wavenet" (checkpoint.safetensors) or "mlp" (checkpoint.bpn).
+// The architecture a checkpoint folder holds: checkpoint.safetensors' metadata "arch" ("wavenet", "gpt"), or
+// "mlp" when there is none (checkpoint.bpn).
 std::string checkpoint_arch(const std::string& dir);
 
 // Names from a WaveNet checkpoint, sampled as the MLP's (eval mode: the running statistics).

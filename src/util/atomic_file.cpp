@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "util/errors.h"
+#include "util/interrupt.h"
 
 namespace bpn::util {
 
@@ -38,6 +39,10 @@ void check_writable(const std::string& path, const std::string& what) {
 
 void write_file_atomically(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  set_file_in_progress(tmp.c_str());  // a second Ctrl-C removes it (util/interrupt.h)
+  struct Done {
+    ~Done() { set_file_in_progress(nullptr); }
+  } done;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {

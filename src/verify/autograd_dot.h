@@ -3,7 +3,8 @@
 // operation that produced a tensor. Named intermediates and parameters carry their name and shape;
 // unnamed operations (the `+ 1e-5` inside bnvar_inv, a transpose) are small op nodes. A tensor that
 // feeds two or more operations is a fork, where the backward pass adds gradients: it is drawn with a
-// double red outline. Deterministic: nodes are numbered in breadth-first order from the loss.
+// double red outline. Deterministic: nodes are numbered in breadth-first order from the loss, and
+// LibTorch 1.13 and 2.6 draw the same graph (tests/docs/docs_test.cpp runs on both).
 #pragma once
 
 #include <cstdint>

@@ -45,6 +45,10 @@ struct CheckConfig {
   std::set<int> exercises = {1, 2, 3, 4};
   // The functions under test; a copy with one entry replaced checks a user's (or a mutant's) function.
   const model::BackwardTable* table = &model::hand_derived();
+  // `check --params`: these weights instead of the initial draw (n_embd and n_hidden must be theirs;
+  // the batch is still drawn from g after the initial draws). params_id goes into the ledger key.
+  std::optional<model::Params> params;
+  std::string params_id;
 };
 
 // The lecture's configuration (block 3, n_embd 10, n_hidden 64, batch 32, seed 2147483647, 27 characters):

@@ -7,6 +7,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
+#include <vector>
 
 #include "layers/batchnorm1d.h"
 #include "layers/embedding.h"
@@ -41,7 +42,7 @@ std::vector<Mutant> build() {
   std::vector<Mutant> m;
   auto add = [&](std::string name, std::string fn, BugClass bug, bool training,
                  std::function<void(model::BackwardTable&)> inject, std::string narrowed = "") {
-    Mutant mu{std::move(name), std::move(fn), bug, training, std::move(narrowed), "", std::move(inject), "mlp", {}};
+    Mutant mu{std::move(name), std::move(fn), bug, training, std::move(narrowed), "", std::move(inject), "mlp", {}, {}};
     m.push_back(std::move(mu));
   };
   // ---- Exercise 1 -----------------------------------------------------------------------------
@@ -360,7 +361,8 @@ std::vector<Mutant> build() {
   // ---- The layer library, checked on the WaveNet (check --arch wavenet) --------------------------
   auto layer = [&](std::string name, std::string fn, BugClass bug, std::function<void(layers::BackwardTable&)> inject,
                    std::string narrowed = "") {
-    Mutant mu{std::move(name), std::move(fn), bug, false, std::move(narrowed), "", {}, "wavenet", std::move(inject)};
+    Mutant mu{std::move(name), std::move(fn),     bug, false, std::move(narrowed), "", {},
+              "wavenet",       std::move(inject), {}};
     m.push_back(std::move(mu));
   };
   using layers::BatchNormGrads;
@@ -542,7 +544,7 @@ std::vector<Mutant> build() {
   // ---- The Transformer's functions, checked on a small GPT (check --arch gpt) -------------------
   auto gpt = [&](std::string name, std::string fn, BugClass bug, std::function<void(layers::BackwardTable&)> inject,
                  std::string equivalent = "") {
-    Mutant mu{std::move(name), std::move(fn), bug, false, "", std::move(equivalent), {}, "gpt", std::move(inject)};
+    Mutant mu{std::move(name), std::move(fn), bug, false, "", std::move(equivalent), {}, "gpt", std::move(inject), {}};
     m.push_back(std::move(mu));
   };
   using layers::LayerNormGrads;
@@ -686,6 +688,123 @@ std::vector<Mutant> build() {
           return scaled(layers::masked_cross_entropy_backward(l, y));
         };
       });
+  // ---- The training kernel's pieces (kernel/mlp_kernel.h), seen by its verified step ------------
+  auto kern = [&](std::string name, std::string fn, BugClass bug, std::function<void(kernel::KernelTable&)> inject) {
+    Mutant mu{std::move(name), "kernel::" + fn, bug, true, "", "", {}, "kernel", {}, std::move(inject)};
+    m.push_back(std::move(mu));
+  };
+  using I = std::int64_t;
+  kern("kernel cross_entropy_backward: the 1/n left out", "cross_entropy_backward", BugClass::kMissingFactor,
+       [](auto& t) {
+         t.cross_entropy_backward = [](const float* probs, const I* Y, I n, I V, float* d) {
+           kernel::kernel_functions().cross_entropy_backward(probs, Y, n, V, d);
+           for (I k = 0; k < n * V; ++k) d[k] *= static_cast<float>(n);
+         };
+       });
+  kern("kernel cross_entropy_backward: the one-hot at the next column", "cross_entropy_backward", BugClass::kOneElement,
+       [](auto& t) {
+         t.cross_entropy_backward = [](const float* probs, const I* Y, I n, I V, float* d) {
+           for (I i = 0; i < n; ++i) {
+             for (I j = 0; j < V; ++j) d[i * V + j] = probs[i * V + j] / static_cast<float>(n);
+             d[i * V + (Y[i] + 1) % V] -= 1.0f / static_cast<float>(n);
+           }
+         };
+       });
+  kern("kernel linear_backward: dx through W, not W^T", "linear_backward", BugClass::kTransposed, [](auto& t) {
+    t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx, float* dW) {
+      kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, nullptr, dW);
+      if (dx) {  // W [in, out] read as if it were [out, in] row-major
+        for (I i = 0; i < n; ++i) {
+          for (I a = 0; a < in; ++a) {
+            double s = 0.0;
+            for (I b = 0; b < out; ++b) s += static_cast<double>(dout[i * out + b]) * W[b * in + a];
+            dx[i * in + a] = static_cast<float>(s);
+          }
+        }
+      }
+    };
+  });
+  kern("kernel linear_backward: dW written transposed", "linear_backward", BugClass::kTransposed, [](auto& t) {
+    t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx, float* dW) {
+      kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, dx, dW);
+      std::vector<float> copy(dW, dW + in * out);
+      for (I a = 0; a < in; ++a) {
+        for (I b = 0; b < out; ++b) dW[b * in + a] = copy[static_cast<std::size_t>(a * out + b)];
+      }
+    };
+  });
+  kern("kernel bias_backward: the last row left out", "bias_backward", BugClass::kOneElement, [](auto& t) {
+    t.bias_backward = [](const float* dout, I n, I out, float* db) {
+      kernel::kernel_functions().bias_backward(dout, n - 1, out, db);
+    };
+  });
+  kern("kernel tanh_backward: 1 - h instead of 1 - h^2", "tanh_backward", BugClass::kWrongDerivative, [](auto& t) {
+    t.tanh_backward = [](const float* dh, const float* h, I size, float* d) {
+      for (I k = 0; k < size; ++k) d[k] = dh[k] * (1.0f - h[k]);
+    };
+  });
+  kern("kernel batchnorm_backward: n/(n-1) left out", "batchnorm_backward", BugClass::kBessel, [](auto& t) {
+    t.batchnorm_backward = [](const float* dy, const float* raw, const float* inv, const float* g, I n, I H, float* dx,
+                              float* dg, float* db) {
+      kernel::kernel_functions().batchnorm_backward(dy, raw, inv, g, n, H, dx, dg, db);
+      for (I j = 0; j < H; ++j) {  // add back (n/(n-1) - 1) * bnraw * dbngain, scaled as the closed form
+        const double k = static_cast<double>(g[j]) * inv[j] / static_cast<double>(n);
+        for (I i = 0; i < n; ++i) {
+          dx[i * H + j] += static_cast<float>(k * (static_cast<double>(n) / (n - 1.0) - 1.0) * raw[i * H + j] * dg[j]);
+        }
+      }
+    };
+  });
+  kern("kernel batchnorm_backward: the sum(dy) term left out", "batchnorm_backward", BugClass::kMissingTerm,
+       [](auto& t) {
+         t.batchnorm_backward = [](const float* dy, const float* raw, const float* inv, const float* g, I n, I H,
+                                   float* dx, float* dg, float* db) {
+           kernel::kernel_functions().batchnorm_backward(dy, raw, inv, g, n, H, dx, dg, db);
+           for (I j = 0; j < H; ++j) {
+             const double k = static_cast<double>(g[j]) * inv[j] / static_cast<double>(n);
+             for (I i = 0; i < n; ++i) dx[i * H + j] += static_cast<float>(k * db[j]);
+           }
+         };
+       });
+  kern("kernel embedding_backward: repeated rows overwrite", "embedding_backward", BugClass::kNoAccumulation,
+       [](auto& t) {
+         t.embedding_backward = [](const float* demb, const I* Xb, I n, I T, I E, I V, float* dC) {
+           std::fill(dC, dC + V * E, 0.0f);
+           for (I r = 0; r < n * T; ++r) std::copy(demb + r * E, demb + (r + 1) * E, dC + Xb[r] * E);
+         };
+       });
+  kern("kernel sgd_update: p += lr * g", "sgd_update", BugClass::kSign, [](auto& t) {
+    t.sgd_update = [](float* p, const float* g, I size, float lr) {
+      for (I k = 0; k < size; ++k) p[k] += lr * g[k];
+    };
+  });
+  kern("kernel batchnorm_forward: the biased variance", "batchnorm_forward", BugClass::kBessel, [](auto& t) {
+    t.batchnorm_forward = [](const float* x, const float* g, const float* b, I n, I H, float* mean, float* var,
+                             float* inv, float* raw, float* y) {
+      kernel::kernel_functions().batchnorm_forward(x, g, b, n, H, mean, var, inv, raw, y);
+      for (I j = 0; j < H; ++j) {
+        var[j] *= static_cast<float>((n - 1.0) / static_cast<double>(n));
+        inv[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + model::kBnEps));
+        for (I i = 0; i < n; ++i) {
+          raw[i * H + j] = (x[i * H + j] - mean[j]) * inv[j];
+          y[i * H + j] = g[j] * raw[i * H + j] + b[j];
+        }
+      }
+    };
+  });
+  kern("kernel batchnorm_forward: eps left out", "batchnorm_forward", BugClass::kEpsDropped, [](auto& t) {
+    t.batchnorm_forward = [](const float* x, const float* g, const float* b, I n, I H, float* mean, float* var,
+                             float* inv, float* raw, float* y) {
+      kernel::kernel_functions().batchnorm_forward(x, g, b, n, H, mean, var, inv, raw, y);
+      for (I j = 0; j < H; ++j) {
+        inv[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j])));
+        for (I i = 0; i < n; ++i) {
+          raw[i * H + j] = (x[i * H + j] - mean[j]) * inv[j];
+          y[i * H + j] = g[j] * raw[i * H + j] + b[j];
+        }
+      }
+    };
+  });
   return m;
 }
 }  // namespace
@@ -727,6 +846,10 @@ std::string bug_class_name(BugClass c) {
 Expectation Mutant::expect() const {
   Expectation e;
   if (!equivalent.empty()) return e;  // nothing can see it
+  if (arch == "kernel") {             // float32 only, seen by the kernel's verified step
+    e.verify_f32 = true;
+    return e;
+  }
   if (bug == BugClass::kOneUlp || bug == BugClass::kMaxRouting) {
     e.check_ledger = true;  // the accuracy rule cannot see a last-bit change; exactness can
   } else if (bug == BugClass::kScale1e6) {
@@ -747,6 +870,12 @@ const std::vector<Mutant>& mutant_catalog() {
 model::BackwardTable mutated_table(const Mutant& m) {
   model::BackwardTable t = model::hand_derived();
   if (m.inject) m.inject(t);
+  return t;
+}
+
+kernel::KernelTable mutated_kernel_table(const Mutant& m) {
+  kernel::KernelTable t = kernel::kernel_functions();
+  if (m.inject_kernel) m.inject_kernel(t);
   return t;
 }
 

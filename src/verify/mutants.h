@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/mlp_kernel.h"
 #include "layers/backward_table.h"
 #include "model/backward_table.h"
 
@@ -53,6 +54,9 @@ struct Mutant {
   std::function<void(model::BackwardTable&)> inject;  // an MLP function (arch "mlp")
   std::string arch = "mlp";  // "wavenet": a layer function, checked on the WaveNet; "gpt": on a small GPT
   std::function<void(layers::BackwardTable&)> inject_layers;
+  // "kernel": a piece of the raw-memory training kernel (kernel/mlp_kernel.h), float32 only, so it is
+  // seen by `train --verify-every` of a float32 run (the kernel's step against autograd), not by check.
+  std::function<void(kernel::KernelTable&)> inject_kernel;
   Expectation expect() const;
 };
 
@@ -61,5 +65,6 @@ const std::vector<Mutant>& mutant_catalog();
 // A copy of the hand-derived table with the mutant injected.
 model::BackwardTable mutated_table(const Mutant& m);
 layers::BackwardTable mutated_layers_table(const Mutant& m);
+kernel::KernelTable mutated_kernel_table(const Mutant& m);
 
 }  // namespace bpn::verify

@@ -364,5 +364,55 @@ TEST(GPTTraining, VerifyEveryAcceptsTheAppliedGradientsAndRejectsABadOne) {
                   });
 }
 
+// Checkpoints: a run stopped and resumed writes the same bytes as one that was not (parameters,
+// AdamW's m, v and step count, the generator, the loss history); sample reads the GPT's checkpoint.
+TEST(GPTTraining, ResumeIsBitIdenticalToAnUninterruptedRunAndSampleReadsIt) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("gpt_resume");
+  const std::string data = bpn::testing::names_path();
+  auto run = [&](std::vector<std::string> args) {
+    const auto r = bpn::testing::run_cli(args);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    return r;
+  };
+  const std::vector<std::string> small = {"--n-layer", "1", "--n-embd", "16", "--batch-size", "8"};
+  auto with = [&](std::vector<std::string> args, bool model) {
+    if (model) args.insert(args.end(), small.begin(), small.end());
+    return args;
+  };
+  run(with({"train", "--arch", "gpt", "--data", data, "--steps", "40", "--out", (dir / "a").string(),
+            "--checkpoint-every", "20"},
+           true));
+  run(with({"train", "--arch", "gpt", "--data", data, "--steps", "20", "--out", (dir / "b").string()}, true));
+  const auto resumed =
+      run({"train", "--data", data, "--steps", "40", "--resume", (dir / "b").string(), "--out", (dir / "b").string()});
+  EXPECT_NE(resumed.out.find("resuming from step 20"), std::string::npos) << resumed.out;
+  std::ifstream a(dir / "a" / kSafetensorsCheckpointFile, std::ios::binary),
+      b(dir / "b" / kSafetensorsCheckpointFile, std::ios::binary);
+  const std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_FALSE(sa.empty());
+  EXPECT_EQ(sa, sb) << "the resumed GPT run's checkpoint differs from the uninterrupted run's";
+  const GPTCheckpoint c = load_gpt_checkpoint((dir / "a").string());
+  EXPECT_EQ(c.state.step, 40);
+  EXPECT_EQ(c.state.opt.steps(), 40);
+  EXPECT_EQ(c.state.losses.size(), 40u);
+  const auto sample = run({"sample", "--model", (dir / "a").string(), "-n", "5", "--seed", "3"});
+  EXPECT_EQ(std::count(sample.out.begin(), sample.out.end(), '\n'), 5) << sample.out;
+  EXPECT_EQ(run({"sample", "--model", (dir / "a").string(), "-n", "5", "--seed", "3"}).out, sample.out);
+  // A model option with --resume, and a GPT checkpoint read as a WaveNet's, are input errors.
+  auto r = bpn::testing::run_cli(
+      {"train", "--data", data, "--steps", "60", "--resume", (dir / "a").string(), "--n-layer", "2"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THROW(load_wavenet_checkpoint((dir / "a").string()), InputError);
+  // Corrupt bytes: exit 2 with one line.
+  const fs::path file = dir / "a" / kSafetensorsCheckpointFile;
+  std::string flipped = sa;
+  flipped[flipped.size() - 5] ^= 0x10;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << flipped;
+  r = bpn::testing::run_cli({"sample", "--model", (dir / "a").string()});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 }  // namespace
 }  // namespace bpn::train

@@ -234,7 +234,8 @@ TEST(TrainCli, ShortRunLowersTheLossAndPassesVerifyEvery) {
   EXPECT_LT(j["dev_loss"].get<double>(), 2.7);
   EXPECT_EQ(j["steps"].get<int>(), 2000);
   EXPECT_EQ(j["verify"]["steps_checked"].get<int>(), 10);
-  for (const char* f : {"checkpoint.bpn", "loss.csv", "loss.png"}) EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
+  for (const char* f : {"checkpoint.safetensors", "loss.csv", "loss.png"})
+    EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "run")) ++files;
   EXPECT_EQ(files, 3u) << "temporary files were left behind";
@@ -327,10 +328,46 @@ TEST(TrainCli, BadOptionsAndCheckpointsExitTwo) {
     EXPECT_EQ(r.status, cli::kExitBadInput) << args[1] << " " << (args.size() > 2 ? args[2] : "") << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
-  std::ofstream(dir / "checkpoint.bpn") << "not a checkpoint";
-  const auto r = run_cli({"sample", "--model", dir.string()});
+  std::ofstream(dir / "checkpoint.bpn") << "not a checkpoint";  // the legacy format's file
+  auto r = run_cli({"sample", "--model", dir.string()});
   EXPECT_EQ(r.status, cli::kExitBadInput);
   EXPECT_NE(r.err.find("not a bpninja checkpoint"), std::string::npos) << r.err;
+  std::ofstream(dir / "checkpoint.safetensors") << "not a checkpoint";
+  r = run_cli({"sample", "--model", dir.string()});
+  EXPECT_EQ(r.status, cli::kExitBadInput);
+  EXPECT_NE(r.err.find("checkpoint.safetensors"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Checkpoints written before safetensors (checkpoint.bpn) still load: sample reads them, and a run
+// resumed from one continues bit-identically and writes safetensors.
+TEST(TrainCli, LegacyCheckpointsStillLoadAndResumeIntoSafetensors) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("legacy");
+  const std::string data = bpn::testing::names_path();
+  ASSERT_EQ(
+      run_cli({"train", "--data", data, "--n-hidden", "8", "--steps", "40", "--out", (dir / "a").string()}).status,
+      cli::kExitOk);
+  ASSERT_EQ(
+      run_cli({"train", "--data", data, "--n-hidden", "8", "--steps", "20", "--out", (dir / "b").string()}).status,
+      cli::kExitOk);
+  // b's checkpoint, rewritten in the old format under the old name.
+  const train::Checkpoint b = train::load_checkpoint((dir / "b").string());
+  fs::remove(dir / "b" / "checkpoint.safetensors");
+  std::ofstream(dir / "b" / "checkpoint.bpn", std::ios::binary) << train::serialize_legacy_checkpoint(b);
+  const train::Checkpoint legacy = train::load_checkpoint((dir / "b").string());
+  EXPECT_EQ(legacy.state.step, 20);
+  EXPECT_TRUE(at::equal(legacy.state.params.W1, b.state.params.W1));
+  EXPECT_EQ(run_cli({"sample", "--model", (dir / "b").string(), "-n", "2"}).status, cli::kExitOk);
+  ASSERT_EQ(run_cli({"train", "--data", data, "--steps", "40", "--resume", (dir / "b").string(), "--out",
+                     (dir / "c").string()})
+                .status,
+            cli::kExitOk);
+  const train::Checkpoint a = train::load_checkpoint((dir / "a").string()),
+                          c = train::load_checkpoint((dir / "c").string());
+  EXPECT_TRUE(fs::exists(dir / "c" / "checkpoint.safetensors"));
+  EXPECT_EQ(train::serialize_checkpoint(a), train::serialize_checkpoint(c))
+      << "the run resumed from the legacy checkpoint is not bit-identical to the uninterrupted one";
 }
 
 TEST(TrainCli, ResumeOnOtherDataIsRejected) {

@@ -1,0 +1,299 @@
+#include "kernel/mlp_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "model/config.h"
+#include "util/errors.h"
+
+namespace bpn::kernel {
+
+namespace {
+
+#ifdef BPNINJA_HAVE_BLAS
+// The Fortran BLAS interface of libblas.so.3 (LP64), the library LibTorch's own matmuls call.
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+                       const float* beta, float* c, const int* ldc);
+#endif
+
+// Row-major C[M, N] = op(A) @ op(B) + beta * C, where op(A) is [M, K] (A stored [K, M] when ta) and
+// op(B) is [K, N] (B stored [N, K] when tb). BLAS is column-major: it computes C^T = op(B)^T op(A)^T.
+void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,
+          float* C) {
+#ifdef BPNINJA_HAVE_BLAS
+  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
+  const int lda = static_cast<int>(tb ? K : N), ldb = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
+  const float alpha = 1.0f;
+  sgemm_(tb ? "T" : "N", ta ? "T" : "N", &m, &n, &k, &alpha, B, &lda, A, &ldb, &beta, C, &ldc);
+#else
+  const auto f = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor a =
+      ta ? at::from_blob(const_cast<float*>(A), {K, M}, f).t() : at::from_blob(const_cast<float*>(A), {M, K}, f);
+  const at::Tensor b =
+      tb ? at::from_blob(const_cast<float*>(B), {N, K}, f).t() : at::from_blob(const_cast<float*>(B), {K, N}, f);
+  at::Tensor c = at::from_blob(C, {M, N}, f);
+  if (beta == 0.0f) {
+    at::mm_out(c, a, b);
+  } else {
+    c.addmm_(a, b);
+  }
+#endif
+}
+
+// Forward line: loss = F.cross_entropy(logits, Yb); dlogits = (softmax(logits) - onehot(Yb)) / n.
+// See docs/derivations.md#cross_entropy_backward
+void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int64_t n, std::int64_t V, float* dlogits) {
+  const float inv_n = 1.0f / static_cast<float>(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < V; ++j) dlogits[i * V + j] = probs[i * V + j] * inv_n;
+    dlogits[i * V + Y[i]] -= inv_n;
+  }
+}
+
+// Forward line: out = x @ W + b. dx = dout @ W^T, dW = x^T @ dout.
+// See docs/derivations.md#logits_backward
+void linear_backward(const float* dout, const float* x, const float* W, std::int64_t n, std::int64_t in,
+                     std::int64_t out, float* dx, float* dW) {
+  gemm(/*ta=*/true, /*tb=*/false, in, out, n, x, dout, 0.0f, dW);          // [in, n] @ [n, out]
+  if (dx) gemm(/*ta=*/false, /*tb=*/true, n, in, out, dout, W, 0.0f, dx);  // [n, out] @ [out, in]
+}
+
+// The loops below run row by row (contiguous, vectorizable) with per-column sums in double, and are
+// compiled twice, for AVX2 and for the baseline, the CPU choosing at load time. No fma contraction
+// (ISO C++ mode), so both versions round the same.
+#define BPN_KERNEL_LOOP __attribute__((target_clones("avx2", "default")))
+
+// Per-column double accumulators, allocated once per thread and width.
+double* column_sums(std::size_t slot, std::int64_t width) {
+  thread_local std::vector<double> buffers[3];
+  std::vector<double>& b = buffers[slot];
+  if (static_cast<std::int64_t>(b.size()) < width) b.resize(static_cast<std::size_t>(width));
+  std::fill(b.begin(), b.begin() + width, 0.0);
+  return b.data();
+}
+
+// db = dout.sum(0), summed in double.
+BPN_KERNEL_LOOP void bias_backward(const float* dout, std::int64_t n, std::int64_t out, float* db) {
+  double* s = column_sums(0, out);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < out; ++j) s[j] += dout[i * out + j];
+  }
+  for (std::int64_t j = 0; j < out; ++j) db[j] = static_cast<float>(s[j]);
+}
+
+// Forward line: h = torch.tanh(hpreact). Local derivative 1 - h^2.
+// See docs/derivations.md#h_backward
+BPN_KERNEL_LOOP void tanh_backward(const float* dh, const float* h, std::int64_t size, float* dhpreact) {
+  for (std::int64_t k = 0; k < size; ++k) dhpreact[k] = dh[k] * (1.0f - h[k] * h[k]);
+}
+
+// See docs/derivations.md#batchnorm_backward
+BPN_KERNEL_LOOP void batchnorm_backward(const float* dy, const float* bnraw, const float* inv, const float* bngain,
+                                        std::int64_t n, std::int64_t H, float* dx, float* dbngain, float* dbnbias) {
+  const double nd = static_cast<double>(n);
+  double* sum_dy = column_sums(0, H);
+  double* sum_dy_raw = column_sums(1, H);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      sum_dy[j] += dy[i * H + j];
+      sum_dy_raw[j] += static_cast<double>(dy[i * H + j]) * bnraw[i * H + j];
+    }
+  }
+  double* k = column_sums(2, H);
+  for (std::int64_t j = 0; j < H; ++j) {
+    dbnbias[j] = static_cast<float>(sum_dy[j]);
+    dbngain[j] = static_cast<float>(sum_dy_raw[j]);
+    k[j] = static_cast<double>(bngain[j]) * inv[j] / nd;
+    sum_dy_raw[j] *= nd / (nd - 1.0);
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      dx[i * H + j] = static_cast<float>(k[j] * (nd * dy[i * H + j] - sum_dy[j] - sum_dy_raw[j] * bnraw[i * H + j]));
+    }
+  }
+}
+
+// Forward line: emb = C[Xb]. dC[Xb[i, t]] += demb[i, t] for every i, t, in index order.
+// See docs/derivations.md#emb_backward
+void embedding_backward(const float* dembcat, const std::int64_t* Xb, std::int64_t n, std::int64_t T, std::int64_t E,
+                        std::int64_t V, float* dC) {
+  std::fill(dC, dC + V * E, 0.0f);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      float* row = dC + Xb[i * T + t] * E;
+      const float* d = dembcat + (i * T + t) * E;
+      for (std::int64_t e = 0; e < E; ++e) row[e] += d[e];
+    }
+  }
+}
+
+BPN_KERNEL_LOOP void sgd_update(float* p, const float* g, std::int64_t size, float lr) {
+  for (std::int64_t k = 0; k < size; ++k) p[k] -= lr * g[k];
+}
+
+// hpreact = bngain * (hprebn - mean) * (var + eps)^-0.5 + bnbias, var unbiased; sums in double.
+// See docs/derivations.md#batchnorm_backward
+BPN_KERNEL_LOOP void batchnorm_forward(const float* x, const float* bngain, const float* bnbias, std::int64_t n,
+                                       std::int64_t H, float* mean, float* var, float* inv, float* bnraw,
+                                       float* hpreact) {
+  double* s = column_sums(0, H);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) s[j] += x[i * H + j];
+  }
+  for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<float>(s[j] / static_cast<double>(n));
+  double* ss = column_sums(1, H);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      const double d = static_cast<double>(x[i * H + j] - mean[j]);
+      ss[j] += d * d;
+    }
+  }
+  for (std::int64_t j = 0; j < H; ++j) {
+    var[j] = static_cast<float>(ss[j] / static_cast<double>(n - 1));
+    inv[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + model::kBnEps));
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      bnraw[i * H + j] = (x[i * H + j] - mean[j]) * inv[j];
+      hpreact[i * H + j] = bngain[j] * bnraw[i * H + j] + bnbias[j];
+    }
+  }
+}
+
+}  // namespace
+
+const KernelTable& kernel_functions() {
+  static const KernelTable t = {cross_entropy_backward, linear_backward,    bias_backward, tanh_backward,
+                                batchnorm_backward,     embedding_backward, sgd_update,    batchnorm_forward};
+  return t;
+}
+
+MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const KernelTable& table)
+    : table_(&table), n_(n), H_(p.W1.size(1)), V_(p.C.size(0)) {
+  for (const auto& [name, t] : p.named()) {
+    if (t->scalar_type() != at::kFloat || !t->device().is_cpu() || !t->is_contiguous()) {
+      throw InputError("the training kernel runs float32 contiguous CPU parameters; " + name + " is not");
+    }
+  }
+  if (n < 2) throw InputError("the training kernel needs a batch of at least 2 (the variance divides by n-1)");
+  E_ = p.C.size(1);
+  T_ = p.W1.size(0) / E_;
+  const auto f = at::TensorOptions().dtype(at::kFloat);
+  embcat_ = at::empty({n, T_ * E_}, f);
+  hprebn_ = at::empty({n, H_}, f);
+  mean_ = at::empty({1, H_}, f);
+  var_ = at::empty({1, H_}, f);
+  inv_ = at::empty({1, H_}, f);
+  bnraw_ = at::empty({n, H_}, f);
+  hpreact_ = at::empty({n, H_}, f);
+  h_ = at::empty({n, H_}, f);
+  logits_ = at::empty({n, V_}, f);
+  probs_ = at::empty({n, V_}, f);
+  loss_ = at::empty({}, f);
+  dlogits_ = at::empty({n, V_}, f);
+  dh_ = at::empty({n, H_}, f);
+  dhpreact_ = at::empty({n, H_}, f);
+  dhprebn_ = at::empty({n, H_}, f);
+  dembcat_ = at::empty({n, T_ * E_}, f);
+  dC_ = at::empty_like(p.C);
+  dW1_ = at::empty_like(p.W1);
+  db1_ = at::empty_like(p.b1);
+  dW2_ = at::empty_like(p.W2);
+  db2_ = at::empty_like(p.b2);
+  dbngain_ = at::empty_like(p.bngain);
+  dbnbias_ = at::empty_like(p.bnbias);
+}
+
+float MlpStepKernel::step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr) {
+  const KernelTable& k = *table_;
+  const std::int64_t n = n_, TE = T_ * E_, H = H_, V = V_, E = E_;
+  const std::int64_t* X = Xb.data_ptr<std::int64_t>();
+  const std::int64_t* Y = Yb.data_ptr<std::int64_t>();
+  float* embcat = embcat_.data_ptr<float>();
+  float* hprebn = hprebn_.data_ptr<float>();
+  float* h = h_.data_ptr<float>();
+  float* logits = logits_.data_ptr<float>();
+  float* probs = probs_.data_ptr<float>();
+  const float* C = p.C.data_ptr<float>();
+  // ---- forward ----
+  for (std::int64_t r = 0; r < n * T_; ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);  // C[Xb]
+  for (std::int64_t i = 0; i < n; ++i) std::memcpy(hprebn + i * H, p.b1.data_ptr<float>(), sizeof(float) * H);
+  gemm(false, false, n, H, TE, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);  // embcat @ W1 + b1
+  k.batchnorm_forward(hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, mean_.data_ptr<float>(),
+                      var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
+                      hpreact_.data_ptr<float>());
+  at::tanh_out(h_, hpreact_);  // ATen's vectorized tanh, into the workspace
+  for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, p.b2.data_ptr<float>(), sizeof(float) * V);
+  gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
+  double loss = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {  // softmax and cross-entropy, row by row
+    const float* l = logits + i * V;
+    float* pr = probs + i * V;
+    const float m = *std::max_element(l, l + V);
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < V; ++j) {
+      pr[j] = std::exp(l[j] - m);
+      sum += pr[j];
+    }
+    const float inv_sum = static_cast<float>(1.0 / sum);
+    for (std::int64_t j = 0; j < V; ++j) pr[j] *= inv_sum;
+    loss += std::log(sum) + m - l[Y[i]];
+  }
+  *loss_.data_ptr<float>() = static_cast<float>(loss / static_cast<double>(n));
+  // ---- backward ----
+  k.cross_entropy_backward(probs, Y, n, V, dlogits_.data_ptr<float>());
+  k.linear_backward(dlogits_.data_ptr<float>(), h, p.W2.data_ptr<float>(), n, H, V, dh_.data_ptr<float>(),
+                    dW2_.data_ptr<float>());
+  k.bias_backward(dlogits_.data_ptr<float>(), n, V, db2_.data_ptr<float>());
+  k.tanh_backward(dh_.data_ptr<float>(), h, n * H, dhpreact_.data_ptr<float>());
+  k.batchnorm_backward(dhpreact_.data_ptr<float>(), bnraw_.data_ptr<float>(), inv_.data_ptr<float>(),
+                       p.bngain.data_ptr<float>(), n, H, dhprebn_.data_ptr<float>(), dbngain_.data_ptr<float>(),
+                       dbnbias_.data_ptr<float>());
+  k.linear_backward(dhprebn_.data_ptr<float>(), embcat, p.W1.data_ptr<float>(), n, TE, H, dembcat_.data_ptr<float>(),
+                    dW1_.data_ptr<float>());
+  k.bias_backward(dhprebn_.data_ptr<float>(), n, H, db1_.data_ptr<float>());
+  k.embedding_backward(dembcat_.data_ptr<float>(), X, n, T_, E, V, dC_.data_ptr<float>());
+  // ---- update ----
+  if (lr != 0.0f) {
+    const at::Tensor* grads[] = {&dC_, &dW1_, &db1_, &dW2_, &db2_, &dbngain_, &dbnbias_};
+    std::size_t g = 0;
+    for (auto& [name, t] : p.named()) {
+      k.sgd_update(t->data_ptr<float>(), grads[g]->data_ptr<float>(), t->numel(), lr);
+      ++g;
+    }
+  }
+  return *loss_.data_ptr<float>();
+}
+
+model::FusedForward MlpStepKernel::forward() const {
+  model::FusedForward f;
+  f.embcat = embcat_;
+  f.emb = embcat_.view({n_, T_, E_});
+  f.hprebn = hprebn_;
+  f.bn.hpreact = hpreact_;
+  f.bn.bnraw = bnraw_;
+  f.bn.bnvar_inv = inv_;
+  f.bn.bnmean = mean_;
+  f.bn.bnvar = var_;
+  f.h = h_;
+  f.logits = logits_;
+  f.loss = loss_;
+  return f;
+}
+
+model::FusedGrads MlpStepKernel::grads() const {
+  model::FusedGrads g;
+  g.dlogits = dlogits_;
+  g.dh = dh_;
+  g.dhpreact = dhpreact_;
+  g.dhprebn = dhprebn_;
+  g.dembcat = dembcat_;
+  g.demb = dembcat_.view({n_, T_, E_});
+  g.params = {dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_};
+  return g;
+}
+
+}  // namespace bpn::kernel

@@ -1,0 +1,77 @@
+// The MLP's training step on raw memory (issue 14): one workspace allocated once, the fused forward,
+// the closed-form backward and the SGD update in a few passes over contiguous float32 arrays, the six
+// matmuls through the BLAS LibTorch links (at::native::cpublas::gemm, no dispatcher in between).
+// Nothing is allocated per step.
+//
+// Chain of trust: autograd verifies the tensor-op backward (model/backward.h, `check`); the kernel is
+// verified against autograd of the same parameters and batch by the verdict rule (verify_step, the
+// code of check's Exercise 4 and of `train --verify-every`), and tests hold it to the tensor-op step
+// (tests/kernel/mlp_kernel_test.cpp). The math is the tensor-op path's: docs/derivations.md#fused_backward.
+//
+// Its backward pieces are called through KernelTable, as the tensor-op path's are through
+// model::BackwardTable, so that the mutation catalog can replace one at a time.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/backward.h"
+#include "model/forward.h"
+#include "model/params.h"
+
+namespace bpn::kernel {
+
+// Shapes: n rows, T*E = fan_in inputs, H hidden, V classes. All arrays row-major float32.
+struct KernelTable {
+  // dlogits = (softmax(logits) - onehot(Y)) / n. probs [n, V] holds softmax(logits) on entry.
+  void (*cross_entropy_backward)(const float* probs, const std::int64_t* Y, std::int64_t n, std::int64_t V,
+                                 float* dlogits);
+  // Linear out = x @ W + b: dx = dout @ W^T [n, in] (skipped if dx is null), dW = x^T @ dout [in, out].
+  void (*linear_backward)(const float* dout, const float* x, const float* W, std::int64_t n, std::int64_t in,
+                          std::int64_t out, float* dx, float* dW);
+  // db = dout.sum(0): [out]
+  void (*bias_backward)(const float* dout, std::int64_t n, std::int64_t out, float* db);
+  // dhpreact = dh * (1 - h^2)
+  void (*tanh_backward)(const float* dh, const float* h, std::int64_t size, float* dhpreact);
+  // BatchNorm (unbiased variance), closed form: dbngain = sum(dy * bnraw), dbnbias = sum(dy),
+  // dx = bngain * inv / n * (n dy - dbnbias - n/(n-1) bnraw dbngain).
+  void (*batchnorm_backward)(const float* dy, const float* bnraw, const float* inv, const float* bngain, std::int64_t n,
+                             std::int64_t H, float* dx, float* dbngain, float* dbnbias);
+  // dC: zero, then each row of dembcat [n, T*E] added into the rows Xb [n, T] picked (in index order).
+  void (*embedding_backward)(const float* dembcat, const std::int64_t* Xb, std::int64_t n, std::int64_t T,
+                             std::int64_t E, std::int64_t V, float* dC);
+  // p -= lr * g
+  void (*sgd_update)(float* p, const float* g, std::int64_t size, float lr);
+  // The forward's BatchNorm: mean, unbiased variance, inv = (var + eps)^-0.5, bnraw, hpreact.
+  void (*batchnorm_forward)(const float* hprebn, const float* bngain, const float* bnbias, std::int64_t n,
+                            std::int64_t H, float* mean, float* var, float* inv, float* bnraw, float* hpreact);
+};
+
+const KernelTable& kernel_functions();
+
+class MlpStepKernel {
+ public:
+  // For the shapes of `p` (float32, CPU) and a batch of n rows; allocates the workspace once.
+  MlpStepKernel(const model::Params& p, std::int64_t n, const KernelTable& table = kernel_functions());
+
+  // One step: the forward and backward for the batch, then p -= lr * grad in place. p must keep the
+  // shapes it was built for, float32, contiguous, CPU. Returns the loss.
+  float step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr);
+
+  // After step(): what it computed, as tensors that share the workspace (valid until the next step),
+  // in the shapes of the tensor-op path, so that verify_step can judge them.
+  model::FusedForward forward() const;
+  model::FusedGrads grads() const;
+
+ private:
+  const KernelTable* table_;
+  std::int64_t n_, T_, E_, H_, V_;
+  // The workspace, one allocation per array, made once.
+  at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, probs_, loss_;
+  at::Tensor dlogits_, dh_, dhpreact_, dhprebn_, dembcat_;
+  at::Tensor dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_;
+};
+
+}  // namespace bpn::kernel

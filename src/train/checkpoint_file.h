@@ -1,0 +1,70 @@
+// What every safetensors checkpoint of bpninja shares (train/safetensors.h is the file format):
+//   tensors:      the model's (under its own names), "generator_state" (U8: the CPU generator that
+//                 draws the batches) and "losses" (F32, one per step done);
+//   __metadata__: format "bpninja-checkpoint", format_version "1", arch, config (JSON), vocab (JSON
+//                 array of code points), the training split's size under `split_key`, step, and the
+//                 checksum of the data bytes (written by serialize_safetensors).
+// The WaveNet and the GPT add their tensors and config; reading validates everything and names the
+// file and the problem in one line (bpn::InputError).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/dataset.h"
+#include "train/safetensors.h"
+
+namespace bpn::train {
+
+inline constexpr const char* kSafetensorsCheckpointFile = "checkpoint.safetensors";
+
+// The file of a checkpoint directory.
+std::string safetensors_checkpoint_path(const std::string& dir);
+
+// The common part: metadata, generator state and loss history. Add the model's tensors, then write.
+SafeTensors checkpoint_base(const std::string& arch, const nlohmann::json& config, const data::Vocab& vocab,
+                            const std::string& split_key, std::int64_t split_size, std::int64_t step,
+                            const at::Generator& g, const std::vector<float>& losses);
+// Writes <dir>/checkpoint.safetensors atomically.
+void write_checkpoint(const std::string& dir, const SafeTensors& st);
+
+// The metadata "arch" of <dir>/checkpoint.safetensors, or "" when the directory has none.
+std::string safetensors_checkpoint_arch(const std::string& dir);
+
+class CheckpointReader {
+ public:
+  // Reads <dir>/checkpoint.safetensors and validates the layout, the checksum (required: every
+  // checkpoint bpninja writes has one), the format and the arch. `what` completes the hint of a
+  // missing file: "pass the --out directory of a `bpninja train --arch gpt` run".
+  CheckpointReader(const std::string& dir, const std::string& arch, const std::string& what);
+  // The same from the file's bytes; `source` names it in errors.
+  static CheckpointReader from_bytes(const std::string& bytes, const std::string& source, const std::string& arch);
+  const std::string& path() const { return path_; }
+  std::string meta(const std::string& key) const;  // throws when absent
+  nlohmann::json config() const;                   // parsed; throws on bad JSON
+  std::vector<char32_t> vocab() const;
+  std::int64_t integer(const std::string& key) const;  // a non-negative whole number in the metadata
+  // Copies the tensor `name` into *t, which gives the expected shape and dtype.
+  void restore(const std::string& name, at::Tensor* t);
+  // The generator state and the loss history (one entry per step).
+  void restore_history(at::Generator& g, std::vector<float>& losses, std::int64_t step);
+  // Throws if the file holds a tensor that restore() did not take: not this model's checkpoint.
+  void reject_unexpected() const;
+  [[noreturn]] void fail(const std::string& problem) const;
+  bool has(const std::string& name) const;  // a tensor of that name is in the file
+
+ private:
+  CheckpointReader() = default;
+  void validate(const std::string& arch);
+  std::string path_;
+  SafeTensors st_;
+  std::set<std::string> taken_;
+};
+
+}  // namespace bpn::train

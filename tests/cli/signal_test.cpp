@@ -1,0 +1,156 @@
+// Ctrl-C and SIGTERM during `bpninja train` (issue 14), on the real executable in a child process:
+//   - the step finishes, a checkpoint is written, one line gives the step and the exact --resume
+//     command, the exit status is 128 + the signal (130, 143);
+//   - the run resumed from that checkpoint is bit-identical to one that was never interrupted;
+//   - a second signal exits at once with no temporary file left and a checkpoint that still loads.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/cli_runner.h"
+#include "support/names.h"
+#include "train/checkpoint.h"
+#include "train/gpt_trainer.h"
+#include "train/wavenet_trainer.h"
+
+extern char** environ;
+
+namespace bpn {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("bpninja_signal_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts bpninja with `args`, stdout and stderr into files; returns the pid.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> all = {BPNINJA_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, BPNINJA_BINARY, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  EXPECT_EQ(rc, 0) << "cannot start " << BPNINJA_BINARY;
+  return pid;
+}
+
+// Waits until `file` exists (the checkpoint written before the first step), then a little longer so
+// that some steps run.
+void wait_for(const fs::path& file, pid_t pid) {
+  for (int i = 0; i < 600 && !fs::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(file)) << file << " never appeared";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "the run ended before the signal";
+}
+
+int exit_status(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+std::vector<std::string> leftovers(const fs::path& dir) {
+  std::vector<std::string> tmp;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) tmp.push_back(e.path().filename());
+  }
+  return tmp;
+}
+
+class Interrupt : public ::testing::TestWithParam<int> {};
+
+TEST_P(Interrupt, CheckpointsSaysHowToResumeAndTheResumedRunIsBitIdentical) {
+  BPN_REQUIRE_NAMES(d);
+  const int sig = GetParam();
+  const fs::path dir = scratch(std::to_string(sig));
+  const std::string data = testing::names_path(), run = (dir / "run").string();
+  const pid_t pid = spawn({"train", "--data", data, "--steps", "100000000", "--out", run}, dir / "out", dir / "err");
+  wait_for(dir / "run" / "checkpoint.safetensors", pid);
+  ASSERT_EQ(kill(pid, sig), 0);
+  EXPECT_EQ(exit_status(pid), 128 + sig) << read(dir / "err");
+  const train::Checkpoint c = train::load_checkpoint(run);
+  ASSERT_GT(c.state.step, 0);
+  const std::string line = "interrupted by " + std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " after step " +
+                           std::to_string(c.state.step) + " of 100000000; checkpoint written to " + run +
+                           "; continue with: bpninja train --data " + data + " --resume " + run + " --out " + run +
+                           " --steps 100000000\n";
+  const std::string out = read(dir / "out");
+  EXPECT_EQ(out.substr(out.size() - std::min(out.size(), line.size())), line) << out;
+  EXPECT_TRUE(leftovers(dir / "run").empty());
+  // Resumed to 40 steps past the interruption, against a run that went there in one go.
+  const std::string to = std::to_string(c.state.step + 40);
+  ASSERT_EQ(testing::run_cli({"train", "--data", data, "--resume", run, "--out", run, "--steps", to}).status, 0);
+  ASSERT_EQ(testing::run_cli({"train", "--data", data, "--out", (dir / "whole").string(), "--steps", to}).status, 0);
+  EXPECT_EQ(train::serialize_checkpoint(train::load_checkpoint(run)),
+            train::serialize_checkpoint(train::load_checkpoint((dir / "whole").string())))
+      << "the run resumed after " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << " differs from the uninterrupted one";
+}
+
+INSTANTIATE_TEST_SUITE_P(TrainSignals, Interrupt, ::testing::Values(SIGINT, SIGTERM));
+
+TEST(TrainSignals, ASecondSignalExitsAtOnceAndLeavesAGoodCheckpoint) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("twice");
+  const std::string run = (dir / "run").string();
+  const pid_t pid = spawn({"train", "--data", testing::names_path(), "--steps", "100000000", "--out", run,
+                           "--checkpoint-every", "1"},  // a checkpoint write is almost always in progress
+                          dir / "out", dir / "err");
+  wait_for(dir / "run" / "checkpoint.safetensors", pid);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  EXPECT_EQ(exit_status(pid), 130) << read(dir / "err");
+  EXPECT_TRUE(leftovers(dir / "run").empty()) << "a half-written file was left behind";
+  EXPECT_NO_THROW(train::load_checkpoint(run)) << "the last good checkpoint must still load";
+}
+
+// The GPT and the WaveNet stop the same way.
+TEST(TrainSignals, TheGPTAndTheWaveNetStopWithACheckpointToo) {
+  BPN_REQUIRE_NAMES(d);
+  for (const std::string arch : {"gpt", "wavenet"}) {
+    const fs::path dir = scratch(arch);
+    const std::string run = (dir / "run").string();
+    std::vector<std::string> args = {"train",   "--arch",    arch,    "--data", testing::names_path(),
+                                     "--steps", "100000000", "--out", run};
+    if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16"});
+    const pid_t pid = spawn(args, dir / "out", dir / "err");
+    wait_for(dir / "run" / "checkpoint.safetensors", pid);
+    ASSERT_EQ(kill(pid, SIGTERM), 0);
+    EXPECT_EQ(exit_status(pid), 143) << arch << ": " << read(dir / "err");
+    EXPECT_NE(read(dir / "out").find("continue with: bpninja train"), std::string::npos) << read(dir / "out");
+    const std::int64_t step =
+        arch == "gpt" ? train::load_gpt_checkpoint(run).state.step : train::load_wavenet_checkpoint(run).state.step;
+    EXPECT_GT(step, 0) << arch;
+  }
+}
+
+}  // namespace
+}  // namespace bpn
