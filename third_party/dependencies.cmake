@@ -32,3 +32,7 @@ if(BPNINJA_BLAS_LIBRARY)
 else()
   message(STATUS "training kernel: no system BLAS found; its matmuls use at::mm_out")
 endif()
+
+# glibc's vector math library (libmvec, glibc >= 2.35: Debian 12 and 13) gives the training kernel a
+# vectorized tanhf without a tensor or a dispatch; without it the kernel calls at::tanh_out.
+find_library(BPNINJA_MVEC_LIBRARY NAMES mvec)

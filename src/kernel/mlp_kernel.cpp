@@ -1,5 +1,7 @@
 #include "kernel/mlp_kernel.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +13,36 @@
 namespace bpn::kernel {
 
 namespace {
+
+#ifdef BPNINJA_HAVE_MVEC
+// glibc's vector math library (libmvec, glibc >= 2.35): tanhf on 4 floats (SSE, any x86-64) and on
+// 8 (AVX2), the names the vector ABI gives them.
+extern "C" __m128 _ZGVbN4v_tanhf(__m128);
+extern "C" __m256 _ZGVdN8v_tanhf(__m256);
+
+__attribute__((target("avx2"))) void tanh_avx2(const float* x, float* y, std::int64_t size) {
+  std::int64_t i = 0;
+  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
+  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
+  for (; i < size; ++i) y[i] = std::tanh(x[i]);
+}
+
+void tanh_sse(const float* x, float* y, std::int64_t size) {
+  std::int64_t i = 0;
+  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
+  for (; i < size; ++i) y[i] = std::tanh(x[i]);
+}
+#endif
+
+// h = tanh(hpreact): libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
+void tanh_forward(const at::Tensor& x, at::Tensor& y) {
+#ifdef BPNINJA_HAVE_MVEC
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  (avx2 ? tanh_avx2 : tanh_sse)(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
+#else
+  at::tanh_out(y, x);
+#endif
+}
 
 #ifdef BPNINJA_HAVE_BLAS
 // The Fortran BLAS interface of libblas.so.3 (LP64), the library LibTorch's own matmuls call.
@@ -76,8 +108,9 @@ double* column_sums(std::size_t slot, std::int64_t width) {
 }
 
 // db = dout.sum(0), summed in double.
-BPN_KERNEL_LOOP void bias_backward(const float* dout, std::int64_t n, std::int64_t out, float* db) {
-  double* s = column_sums(0, out);
+BPN_KERNEL_LOOP void bias_backward(const float* __restrict dout, std::int64_t n, std::int64_t out,
+                                   float* __restrict db) {
+  double* __restrict s = column_sums(0, out);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < out; ++j) s[j] += dout[i * out + j];
   }
@@ -86,23 +119,26 @@ BPN_KERNEL_LOOP void bias_backward(const float* dout, std::int64_t n, std::int64
 
 // Forward line: h = torch.tanh(hpreact). Local derivative 1 - h^2.
 // See docs/derivations.md#h_backward
-BPN_KERNEL_LOOP void tanh_backward(const float* dh, const float* h, std::int64_t size, float* dhpreact) {
+BPN_KERNEL_LOOP void tanh_backward(const float* __restrict dh, const float* __restrict h, std::int64_t size,
+                                   float* __restrict dhpreact) {
   for (std::int64_t k = 0; k < size; ++k) dhpreact[k] = dh[k] * (1.0f - h[k] * h[k]);
 }
 
 // See docs/derivations.md#batchnorm_backward
-BPN_KERNEL_LOOP void batchnorm_backward(const float* dy, const float* bnraw, const float* inv, const float* bngain,
-                                        std::int64_t n, std::int64_t H, float* dx, float* dbngain, float* dbnbias) {
+BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float* __restrict bnraw,
+                                        const float* __restrict inv, const float* __restrict bngain, std::int64_t n,
+                                        std::int64_t H, float* __restrict dx, float* __restrict dbngain,
+                                        float* __restrict dbnbias) {
   const double nd = static_cast<double>(n);
-  double* sum_dy = column_sums(0, H);
-  double* sum_dy_raw = column_sums(1, H);
+  double* __restrict sum_dy = column_sums(0, H);
+  double* __restrict sum_dy_raw = column_sums(1, H);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) {
       sum_dy[j] += dy[i * H + j];
       sum_dy_raw[j] += static_cast<double>(dy[i * H + j]) * bnraw[i * H + j];
     }
   }
-  double* k = column_sums(2, H);
+  double* __restrict k = column_sums(2, H);
   for (std::int64_t j = 0; j < H; ++j) {
     dbnbias[j] = static_cast<float>(sum_dy[j]);
     dbngain[j] = static_cast<float>(sum_dy_raw[j]);
@@ -130,21 +166,22 @@ void embedding_backward(const float* dembcat, const std::int64_t* Xb, std::int64
   }
 }
 
-BPN_KERNEL_LOOP void sgd_update(float* p, const float* g, std::int64_t size, float lr) {
+BPN_KERNEL_LOOP void sgd_update(float* __restrict p, const float* __restrict g, std::int64_t size, float lr) {
   for (std::int64_t k = 0; k < size; ++k) p[k] -= lr * g[k];
 }
 
 // hpreact = bngain * (hprebn - mean) * (var + eps)^-0.5 + bnbias, var unbiased; sums in double.
 // See docs/derivations.md#batchnorm_backward
-BPN_KERNEL_LOOP void batchnorm_forward(const float* x, const float* bngain, const float* bnbias, std::int64_t n,
-                                       std::int64_t H, float* mean, float* var, float* inv, float* bnraw,
-                                       float* hpreact) {
-  double* s = column_sums(0, H);
+BPN_KERNEL_LOOP void batchnorm_forward(const float* __restrict x, const float* __restrict bngain,
+                                       const float* __restrict bnbias, std::int64_t n, std::int64_t H,
+                                       float* __restrict mean, float* __restrict var, float* __restrict inv,
+                                       float* __restrict bnraw, float* __restrict hpreact) {
+  double* __restrict s = column_sums(0, H);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) s[j] += x[i * H + j];
   }
   for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<float>(s[j] / static_cast<double>(n));
-  double* ss = column_sums(1, H);
+  double* __restrict ss = column_sums(1, H);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < H; ++j) {
       const double d = static_cast<double>(x[i * H + j] - mean[j]);
@@ -205,13 +242,39 @@ MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const Kerne
   db2_ = at::empty_like(p.b2);
   dbngain_ = at::empty_like(p.bngain);
   dbnbias_ = at::empty_like(p.bnbias);
+  X_ = at::empty({n, T_}, at::TensorOptions().dtype(at::kLong));
+  Y_ = at::empty({n}, at::TensorOptions().dtype(at::kLong));
 }
 
 float MlpStepKernel::step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr) {
+  X_.copy_(Xb);
+  Y_.copy_(Yb);
+  return run(p, lr);
+}
+
+float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix,
+                               float lr) {
+  if (!Xtr.is_contiguous() || !Ytr.is_contiguous() || Xtr.size(1) != T_ || ix.numel() != n_) {
+    throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) + "] and " +
+                     std::to_string(n_) + " rows");
+  }
+  const std::int64_t* rows = ix.data_ptr<std::int64_t>();
+  const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
+  const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
+  std::int64_t* X = X_.data_ptr<std::int64_t>();
+  std::int64_t* Y = Y_.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n_; ++i) {
+    std::memcpy(X + i * T_, xs + rows[i] * T_, sizeof(std::int64_t) * T_);  // Xtr[ix]
+    Y[i] = ys[rows[i]];                                                     // Ytr[ix]
+  }
+  return run(p, lr);
+}
+
+float MlpStepKernel::run(model::Params& p, float lr) {
   const KernelTable& k = *table_;
   const std::int64_t n = n_, TE = T_ * E_, H = H_, V = V_, E = E_;
-  const std::int64_t* X = Xb.data_ptr<std::int64_t>();
-  const std::int64_t* Y = Yb.data_ptr<std::int64_t>();
+  const std::int64_t* X = X_.data_ptr<std::int64_t>();
+  const std::int64_t* Y = Y_.data_ptr<std::int64_t>();
   float* embcat = embcat_.data_ptr<float>();
   float* hprebn = hprebn_.data_ptr<float>();
   float* h = h_.data_ptr<float>();
@@ -225,7 +288,7 @@ float MlpStepKernel::step(model::Params& p, const at::Tensor& Xb, const at::Tens
   k.batchnorm_forward(hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, mean_.data_ptr<float>(),
                       var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
                       hpreact_.data_ptr<float>());
-  at::tanh_out(h_, hpreact_);  // ATen's vectorized tanh, into the workspace
+  tanh_forward(hpreact_, h_);
   for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, p.b2.data_ptr<float>(), sizeof(float) * V);
   gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
   double loss = 0.0;

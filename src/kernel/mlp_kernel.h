@@ -59,6 +59,9 @@ class MlpStepKernel {
   // One step: the forward and backward for the batch, then p -= lr * grad in place. p must keep the
   // shapes it was built for, float32, contiguous, CPU. Returns the loss.
   float step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr);
+  // The same for the rows `ix` [n] of the training split (Xtr [N, T], Ytr [N], int64, contiguous):
+  // the batch is gathered inside the kernel, with no tensor made for it.
+  float step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix, float lr);
 
   // After step(): what it computed, as tensors that share the workspace (valid until the next step),
   // in the shapes of the tensor-op path, so that verify_step can judge them.
@@ -72,6 +75,8 @@ class MlpStepKernel {
   at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, probs_, loss_;
   at::Tensor dlogits_, dh_, dhpreact_, dhprebn_, dembcat_;
   at::Tensor dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_;
+  at::Tensor X_, Y_;                      // the batch, gathered by step_rows (or copied by step)
+  float run(model::Params& p, float lr);  // the step on X_, Y_
 };
 
 }  // namespace bpn::kernel

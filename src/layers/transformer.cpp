@@ -13,9 +13,12 @@ at::Tensor layernorm_forward(const at::Tensor& x, const at::Tensor& w, const at:
     at::NoGradGuard no_grad;
     const at::Tensor xd = x.detach();
     const at::Tensor mean = xd.mean({-1}, true);
-    const at::Tensor var = (xd - mean).pow(2).mean({-1}, true);
-    saved->rstd = (var + kLayerNormEps).rsqrt();
-    saved->xhat = (xd - mean) * saved->rstd;
+    const at::Tensor centered = xd - mean;
+    saved->rstd = (centered * centered).mean({-1}, true).add_(kLayerNormEps).rsqrt_();
+    saved->xhat = centered.mul_(saved->rstd);
+    // Outside autograd (the manual training step) the output from what the backward keeps, instead of
+    // a second pass of F.layer_norm over the same statistics.
+    if (!at::GradMode::is_enabled() && !x.requires_grad()) return at::addcmul(b, saved->xhat, w);
   }
   return at::layer_norm(x, {x.size(-1)}, w, b, kLayerNormEps);
 }
@@ -50,6 +53,9 @@ at::Tensor gelu_forward(const at::Tensor& x, at::Tensor* tanh_u) {
     at::NoGradGuard no_grad;
     const at::Tensor xd = x.detach();
     *tanh_u = at::tanh(kGeluC * (xd + 0.044715 * xd * xd * xd));
+    // Outside autograd (the manual training step): 0.5 x (1 + t) from the saved t, instead of F.gelu
+    // computing the same tanh again.
+    if (!at::GradMode::is_enabled() && !x.requires_grad()) return 0.5 * xd * (1.0 + *tanh_u);
   }
   return at::gelu(x, "tanh");
 }

@@ -110,7 +110,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     BlockSaved& s = saved_[l];
     const std::string h = "h" + std::to_string(l) + ".";
     s.x_in = x;
-    s.ln1 = layers::layernorm_forward(x, b.ln1_w, b.ln1_b, &s.ln1_s);
+    s.ln1 = layers::layernorm_forward(x, b.ln1_w, b.ln1_b, save_for_manual_backward ? &s.ln1_s : nullptr);
     rec(h + "ln_1", s.ln1);
     const at::Tensor qkv = s.ln1.matmul(b.c_attn.w) + b.c_attn.b;  // [B, T, 3C]
     auto heads = [&](std::int64_t i) { return qkv.narrow(-1, i * C, C).view({B, T, nh, hs}).transpose(1, 2); };
@@ -131,11 +131,11 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     rec(h + "attn_out", attn_out);
     s.res1 = x + attn_out;
     rec(h + "res1", s.res1);
-    s.ln2 = layers::layernorm_forward(s.res1, b.ln2_w, b.ln2_b, &s.ln2_s);
+    s.ln2 = layers::layernorm_forward(s.res1, b.ln2_w, b.ln2_b, save_for_manual_backward ? &s.ln2_s : nullptr);
     rec(h + "ln_2", s.ln2);
     s.fc = s.ln2.matmul(b.c_fc.w) + b.c_fc.b;
     rec(h + "fc", s.fc);
-    s.gelu = layers::gelu_forward(s.fc, &s.gelu_t);
+    s.gelu = layers::gelu_forward(s.fc, save_for_manual_backward ? &s.gelu_t : nullptr);
     rec(h + "gelu", s.gelu);
     const at::Tensor mlp_out = s.gelu.matmul(b.mlp_proj.w) + b.mlp_proj.b;
     rec(h + "mlp_out", mlp_out);
@@ -143,7 +143,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     rec(h + "res2", x);
   }
   x_final_ = x;
-  lnf_ = layers::layernorm_forward(x, lnf_w_, lnf_b_, &lnf_s_);
+  lnf_ = layers::layernorm_forward(x, lnf_w_, lnf_b_, save_for_manual_backward ? &lnf_s_ : nullptr);
   rec("ln_f", lnf_);
   logits_ = lnf_.matmul(lm_head_.w);
   rec("logits", logits_);

@@ -52,6 +52,9 @@ class GPT {
   std::int64_t numel();
   GPTConfig config;
   const layers::BackwardTable* table = &layers::hand_derived();
+  // Keep what the manual backward needs (LayerNorm's xhat and rstd, GELU's tanh). The autograd twin
+  // turns it off: autograd keeps its own, and the twin must not pay for the manual path's bookkeeping.
+  bool save_for_manual_backward = true;
 
  private:
   struct Linear {

@@ -58,6 +58,7 @@ float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& 
 std::unique_ptr<GPTTwin> make_gpt_twin(const GPTTrainConfig& cfg, const data::Dataset& data) {
   auto twin = std::make_unique<GPTTwin>();
   twin->state = init_gpt(cfg, data);
+  twin->state.net.save_for_manual_backward = false;  // autograd keeps what it needs itself
   std::vector<at::Tensor> params;
   for (auto& [name, p] : twin->state.net.parameters()) {
     p->set_requires_grad(true);

@@ -93,15 +93,16 @@ float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
 float kernel_step(TrainState& s, const TrainConfig& cfg, const data::Split& train, kernel::MlpStepKernel& k,
                   verify::StepRecord* record) {
   c10::InferenceMode no_autograd;
-  const model::Batch batch = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
+  // The batch as model::draw_batch draws it (the same stream of g), gathered inside the kernel.
+  const at::Tensor ix = at::randint(0, train.X.size(0), {cfg.batch_size}, s.g, at::kLong);
   const float lr = static_cast<float>(cfg.lr_at(s.step));
   if (record) {
     record->before = s.params;
     for (auto& [name, p] : record->before.named()) *p = p->clone();
   }
-  const float loss = k.step(s.params, batch.Xb, batch.Yb, lr);
+  const float loss = k.step_rows(s.params, train.X, train.Y, ix, lr);
   if (record) {
-    record->batch = batch;
+    record->batch = {ix, train.X.index_select(0, ix), train.Y.index_select(0, ix)};
     record->forward = k.forward();
     record->grads = k.grads();
     record->after = s.params;
