@@ -288,6 +288,9 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn));
     last_saved = state.step;
   };
+  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
+  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
+  util::StopOnSignal stop;
   if (a.resume.empty()) save({});  // a good checkpoint exists before the first step
 
   const bool tty = &out == &std::cout && ::isatty(STDOUT_FILENO);
@@ -296,7 +299,6 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   double verify_worst_ratio = 0.0;
   std::string verify_worst_row;
   std::int64_t verified = 0;
-  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
   while (state.step < a.steps && !stop.requested()) {
     const std::int64_t step = state.step;
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;

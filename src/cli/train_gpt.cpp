@@ -59,6 +59,9 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     train::require_finite(s.net.parameters(), s.step);
     train::save_gpt_checkpoint(a.out, s, cfg, data);
   };
+  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
+  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
+  util::StopOnSignal stop;
   if (a.resume.empty()) save();  // a good checkpoint exists before the first step
   const std::int64_t first_step = s.step;
   std::unique_ptr<train::GPTTwin> twin = a.twin ? train::make_gpt_twin(cfg, data) : nullptr;
@@ -68,7 +71,6 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   const auto start = std::chrono::steady_clock::now();
   std::int64_t verified = 0;
   double worst = 0.0;
-  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
   while (s.step < a.steps && !stop.requested()) {
     const std::int64_t step = s.step;
     train::GPTInspect inspect;

@@ -57,13 +57,15 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     train::require_finite(s.net.parameters(), s.step);
     train::save_wavenet_checkpoint(a.out, s, cfg, data);
   };
+  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
+  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
+  util::StopOnSignal stop;
   if (a.resume.empty()) save();
   const auto start = std::chrono::steady_clock::now();
   const std::int64_t first_step = s.step;
   std::int64_t verified = 0;
   double worst_ratio = 0.0;
   std::string worst_row;
-  util::StopOnSignal stop;  // Ctrl-C / SIGTERM: finish the step, checkpoint, say how to resume
   while (s.step < a.steps && !stop.requested()) {
     const std::int64_t step = s.step;
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;

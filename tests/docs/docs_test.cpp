@@ -88,7 +88,8 @@ std::vector<fs::path> files_under(const std::string& dir, const std::set<std::st
 
 TEST(Docs, EveryBackwardFunctionInSrcHasASection) {
   ASSERT_FALSE(derivation_anchors().empty()) << source(verify::kDerivationsPath) << " has no headings";
-  const std::regex declared(R"(\b([a-z][a-z0-9_]*_backward(?:_ops)?)\s*[(;])");
+  // A declaration `name(`, a std::function field `name;`, or a function-pointer field `(*name)(`.
+  const std::regex declared(R"(\b([a-z][a-z0-9_]*_backward(?:_ops)?)\s*(?:[(;]|\)\s*\())");
   std::set<std::string> functions;
   for (const fs::path& h : files_under("src", {".h"})) {
     const std::string text = read(h);
