@@ -95,7 +95,7 @@ std::string serialize_legacy_checkpoint(const Checkpoint& c) {
                                  {"shape", t.sizes().vec()},
                                  {"offset", payload.size()},
                                  {"nbytes", nbytes}});
-    payload.append(static_cast<const char*>(t.data_ptr()), nbytes);
+    if (nbytes > 0) payload.append(static_cast<const char*>(t.data_ptr()), nbytes);
   }
   const std::string header_text = header.dump();
   std::string out(kMagic, sizeof kMagic);
@@ -153,7 +153,7 @@ Checkpoint parse_legacy_checkpoint(const std::string& bytes, const std::string& 
         throw InputError(source + ": tensor " + name + " does not fit the payload");
       }
       at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
-      std::memcpy(tensor.data_ptr(), bytes.data() + payload_start + offset, nbytes);
+      if (nbytes > 0) std::memcpy(tensor.data_ptr(), bytes.data() + payload_start + offset, nbytes);
       tensors[name] = tensor;
     }
   } catch (const nlohmann::json::exception& e) {

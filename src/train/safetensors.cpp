@@ -44,7 +44,7 @@ std::string serialize_safetensors(const SafeTensors& st) {
   for (const auto& [name, t] : st.tensors) {
     const at::Tensor c = t.detach().to(at::kCPU).contiguous();
     const std::size_t begin = data.size();
-    data.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+    if (c.numel() > 0) data.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
     header[name] = {
         {"dtype", name_of(c.scalar_type())}, {"shape", c.sizes().vec()}, {"data_offsets", {begin, data.size()}}};
   }
@@ -102,7 +102,9 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
       if (numel * t.element_size() != offsets[1] - offsets[0]) {
         throw bad("tensor '" + name + "' has " + std::to_string(offsets[1] - offsets[0]) + " bytes for its shape");
       }
-      std::memcpy(t.data_ptr(), bytes.data() + data_begin + offsets[0], offsets[1] - offsets[0]);
+      if (numel > 0) {  // an empty tensor has no storage: memcpy to its null pointer is undefined even for 0 bytes
+        std::memcpy(t.data_ptr(), bytes.data() + data_begin + offsets[0], offsets[1] - offsets[0]);
+      }
       st.tensors.emplace_back(name, t);
       ranges.emplace_back(offsets[0], offsets[1]);
     }
