@@ -4,7 +4,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "util/atomic_file.h"
 #include "util/errors.h"
@@ -36,22 +35,10 @@ void write_checkpoint(const std::string& dir, const SafeTensors& st) {
 std::string safetensors_checkpoint_arch(const std::string& dir) {
   const std::string path = safetensors_checkpoint_path(dir);
   if (!std::filesystem::exists(path)) return "";
-  // The header only: u64 length, then the JSON.
-  std::ifstream in(path, std::ios::binary);
-  unsigned char n8[8] = {};
-  if (!in.read(reinterpret_cast<char*>(n8), 8)) throw InputError(path + ": truncated (no header length)");
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | n8[i];
-  if (n > (std::uint64_t{1} << 26))
-    throw InputError(path + ": the header length is implausible; not a safetensors file");
-  std::string header(static_cast<std::size_t>(n), '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(n))) throw InputError(path + ": truncated header");
-  try {
-    const nlohmann::json j = nlohmann::json::parse(header);
-    return j.at("__metadata__").at("arch").get<std::string>();
-  } catch (const std::exception&) {
-    throw InputError(path + ": no 'arch' in the metadata; not a bpninja checkpoint");
-  }
+  const SafeTensors st = parse_safetensors(util::read_file(path), path);
+  const auto arch = st.metadata.find("arch");
+  if (arch == st.metadata.end()) throw InputError(path + ": no 'arch' in the metadata; not a bpninja checkpoint");
+  return arch->second;
 }
 
 CheckpointReader::CheckpointReader(const std::string& dir, const std::string& arch, const std::string& what)

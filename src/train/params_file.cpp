@@ -23,16 +23,14 @@ std::string shape_string(const at::Tensor& t) {
 }
 
 std::string hex_id(const model::Params& p) {
-  std::uint64_t h = 1469598103934665603ULL;
+  std::string bytes;
   for (const auto& [name, t] : p.named()) {
     const at::Tensor c = t->contiguous();
-    const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
-    for (std::size_t i = 0; i < static_cast<std::size_t>(c.numel()) * c.element_size(); ++i) {
-      h = (h ^ bytes[i]) * 1099511628211ULL;
-    }
+    bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<std::size_t>(c.numel()) * c.element_size());
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx",
+                static_cast<unsigned long long>(fnv1a64(bytes.data(), bytes.size())));
   return buf;
 }
 

@@ -690,7 +690,7 @@ std::vector<Mutant> build() {
       });
   // ---- The training kernel's pieces (kernel/mlp_kernel.h), seen by its verified step ------------
   auto kern = [&](std::string name, std::string fn, BugClass bug, std::function<void(kernel::KernelTable&)> inject) {
-    Mutant mu{std::move(name), "kernel::" + fn, bug, true, "", "", {}, "kernel", {}, std::move(inject)};
+    Mutant mu{std::move(name), std::move(fn), bug, true, "", "", {}, "kernel", {}, std::move(inject)};
     m.push_back(std::move(mu));
   };
   using I = std::int64_t;

@@ -84,6 +84,23 @@ void wait_for_progress(const fs::path& dir, pid_t pid, StepOf&& step_of) {
 
 std::int64_t mlp_step(const std::string& dir) { return train::load_checkpoint(dir).state.step; }
 
+// Starts `bpninja train ARGS --out DIR/run --checkpoint-every 1` (stdout and stderr in DIR/out and DIR/err)
+// and waits until it has checkpointed a step after the first. Returns its pid, or 0 (killed) when it
+// did not get there.
+template <typename StepOf>
+pid_t start_run(std::vector<std::string> args, const fs::path& dir, StepOf&& step_of) {
+  args.insert(args.end(), {"--out", (dir / "run").string(), "--checkpoint-every", "1"});
+  const pid_t pid = spawn(args, dir / "out", dir / "err");
+  if (pid <= 0) return 0;
+  wait_for_progress(dir / "run", pid, step_of);
+  if (::testing::Test::HasFatalFailure()) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return 0;
+  }
+  return pid;
+}
+
 int exit_status(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
@@ -105,14 +122,8 @@ TEST_P(Interrupt, CheckpointsSaysHowToResumeAndTheResumedRunIsBitIdentical) {
   const int sig = GetParam();
   const fs::path dir = scratch(std::to_string(sig));
   const std::string data = testing::names_path(), run = (dir / "run").string();
-  const pid_t pid = spawn({"train", "--data", data, "--steps", "100000000", "--out", run, "--checkpoint-every", "1"},
-                          dir / "out", dir / "err");
+  const pid_t pid = start_run({"train", "--data", data, "--steps", "100000000"}, dir, mlp_step);
   ASSERT_GT(pid, 0);
-  wait_for_progress(dir / "run", pid, mlp_step);
-  if (HasFatalFailure()) {
-    kill(pid, SIGKILL);
-    return;
-  }
   ASSERT_EQ(kill(pid, sig), 0);
   EXPECT_EQ(exit_status(pid), 128 + sig) << read(dir / "err");
   const train::Checkpoint c = train::load_checkpoint(run);
@@ -165,15 +176,9 @@ TEST(TrainSignals, TwoQuickSignalsLeaveAGoodCheckpoint) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("twice");
   const std::string run = (dir / "run").string();
-  const pid_t pid = spawn({"train", "--data", testing::names_path(), "--steps", "100000000", "--out", run,
-                           "--checkpoint-every", "1"},  // a checkpoint write is almost always in progress
-                          dir / "out", dir / "err");
+  // --checkpoint-every 1 (start_run): a checkpoint write is almost always in progress
+  const pid_t pid = start_run({"train", "--data", testing::names_path(), "--steps", "100000000"}, dir, mlp_step);
   ASSERT_GT(pid, 0);
-  wait_for_progress(dir / "run", pid, mlp_step);
-  if (HasFatalFailure()) {
-    kill(pid, SIGKILL);
-    return;
-  }
   ASSERT_EQ(kill(pid, SIGINT), 0);
   ASSERT_EQ(kill(pid, SIGINT), 0);
   EXPECT_EQ(exit_status(pid), 130) << read(dir / "err");
@@ -187,19 +192,12 @@ TEST(TrainSignals, TheGPTAndTheWaveNetStopWithACheckpointToo) {
   for (const std::string arch : {"gpt", "wavenet"}) {
     const fs::path dir = scratch(arch);
     const std::string run = (dir / "run").string();
-    std::vector<std::string> args = {"train",   "--arch",    arch,    "--data", testing::names_path(),
-                                     "--steps", "100000000", "--out", run};
-    args.insert(args.end(), {"--checkpoint-every", "1"});
+    std::vector<std::string> args = {"train", "--arch", arch, "--data", testing::names_path(), "--steps", "100000000"};
     if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16"});
-    const pid_t pid = spawn(args, dir / "out", dir / "err");
-    ASSERT_GT(pid, 0);
-    wait_for_progress(dir / "run", pid, [&](const std::string& d) {
+    const pid_t pid = start_run(args, dir, [&](const std::string& d) {
       return arch == "gpt" ? train::load_gpt_checkpoint(d).state.step : train::load_wavenet_checkpoint(d).state.step;
     });
-    if (HasFatalFailure()) {
-      kill(pid, SIGKILL);
-      return;
-    }
+    ASSERT_GT(pid, 0) << arch;
     ASSERT_EQ(kill(pid, SIGTERM), 0);
     EXPECT_EQ(exit_status(pid), 143) << arch << ": " << read(dir / "err");
     EXPECT_NE(read(dir / "out").find("continue with: bpninja train"), std::string::npos) << read(dir / "out");
