@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/debian13.sh [--shell | --no-test | --exec 'COMMAND' | ctest args...]
+# scripts/debian13.sh [--prepare | --shell | --no-test | --exec 'COMMAND' | ctest args...]
 #
 # Platform 2: Debian 13 (trixie), LibTorch 2.6, gcc 14, on this Debian 12 machine. As root:
 #   1. debootstrap a minimal trixie root under .platforms/debian13/root (git-ignored), once;
@@ -9,7 +9,8 @@
 #      there (the build folder stays in the root, so a warm run is incremental) and run the whole
 #      ctest suite plus `bpninja check --require-ledger` in both dtypes.
 # The mirror is read from apt's own sources on this machine; no host is written in the repository.
-# `--shell` opens a shell in the root instead of testing; `--no-test` stops after the build;
+# `--prepare` stops after steps 1 and 2 (CI runs it in the background, while the Debian 12 suite
+# builds, so the download overlaps the compile); `--shell` opens a shell in the root instead of testing; `--no-test` stops after the build;
 # `--exec 'COMMAND'` runs COMMAND in the root's checkout after the build. To record the ledger for
 # Debian 13, run `bpninja check --record-ledger` there with --exec and copy tests/golden/exactness.json
 # back from .platforms/debian13/root/work/backprop-ninja/ (README "Platforms").
@@ -21,6 +22,7 @@ die() { echo "debian13: $*" >&2; exit 2; }
 
 mode=test
 case "${1:-}" in
+  --prepare) mode=prepare; shift ;;
   --shell) mode=shell; shift ;;
   --no-test) mode=build; shift ;;
   --exec) mode=exec; exec_cmd="${2:?--exec needs a command}"; shift 2 ;;
@@ -97,6 +99,7 @@ if [ "$want" != "$have" ]; then
   in_root apt-get clean
   echo "$want" > "$chroot_dir/.bpninja-packages.sha256"
 fi
+if [ "$mode" = prepare ]; then log "the root is ready (packages: $want)"; exit 0; fi
 
 # 3. The checkout, copied in (sources and data only; the root's own build folder is kept).
 scripts/setup.sh --no-build >/dev/null  # the data set (and host packages); nothing is built on the host here
