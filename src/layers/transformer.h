@@ -37,6 +37,15 @@ at::Tensor gelu_backward(const at::Tensor& dout, const at::Tensor& x, const at::
 // ---- Causal self-attention, per head --------------------------------------------------------------
 // att = masked_fill(q k^T * scale, future, -inf);  probs = softmax(att, -1);  y = probs v
 // q, k, v, probs: [B, nh, T, hs] / [B, nh, T, T]
+struct AttentionForward {
+  at::Tensor att;    // [B, nh, T, T]; undefined when the loop below ran (nothing records it then)
+  at::Tensor probs;  // [B, nh, T, T]
+  at::Tensor y;      // [B, T, C], the heads merged
+};
+// The forward above. Outside autograd on the CPU, unless `keep_scores`, one loop per head that never
+// computes the masked scores (the manual training step); tensor ops otherwise.
+AttentionForward causal_attention_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                          bool keep_scores);
 // probs = softmax(att)  ->  datt = probs * (dprobs - sum_j probs dprobs)   (the Jacobian diag(p) - p p^T applied)
 at::Tensor softmax_backward(const at::Tensor& dprobs, const at::Tensor& probs);
 struct ScoresGrads {

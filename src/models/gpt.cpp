@@ -103,7 +103,6 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
   rec("emb", x0_);
   at::Tensor x = x0_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hs));
-  const at::Tensor future = at::ones({T, T}, idx.options().dtype(at::kBool)).triu(1);
   saved_.assign(blocks_.size(), {});
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
     const Block& b = blocks_[l];
@@ -120,12 +119,11 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     rec(h + "q", s.q);
     rec(h + "k", s.k);
     rec(h + "v", s.v);
-    const at::Tensor att =
-        (s.q.matmul(s.k.transpose(-2, -1)) * scale).masked_fill(future, -std::numeric_limits<double>::infinity());
-    rec(h + "att", att);
-    s.probs = at::softmax(att, -1);
+    const layers::AttentionForward a = layers::causal_attention_forward(s.q, s.k, s.v, scale, record != nullptr);
+    rec(h + "att", a.att);
+    s.probs = a.probs;
     rec(h + "probs", s.probs);
-    s.y = s.probs.matmul(s.v).transpose(1, 2).contiguous().view({B, T, C});  // heads merged
+    s.y = a.y;  // heads merged
     rec(h + "y", s.y);
     const at::Tensor attn_out = s.y.matmul(b.attn_proj.w) + b.attn_proj.b;
     rec(h + "attn_out", attn_out);
