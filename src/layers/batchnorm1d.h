@@ -31,6 +31,8 @@ class BatchNorm1d : public Layer {
   std::int64_t updates = 0;  // how many training forwards updated the running statistics
 
  private:
+  // The training forward's elementwise part outside autograd, from dev = x - mean and var: one loop
+  at::Tensor forward_outside_autograd(const at::Tensor& dev, const at::Tensor& mean, const at::Tensor& var);
   at::Tensor xhat_, inv_std_;
 };
 

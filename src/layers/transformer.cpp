@@ -5,24 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <limits>
 #include <vector>
+
+#include "layers/cpu_loops.h"
 
 namespace bpn::layers {
 
 namespace {
-// The CPU loops below run for float and double tensors on the CPU (the training step, check, the
-// benchmarks); any other device or dtype takes the tensor-op form next to each loop.
-bool cpu_loops(std::initializer_list<at::Tensor> ts) {
-  const at::ScalarType st = ts.begin()->scalar_type();
-  for (const at::Tensor& t : ts) {
-    if (!t.device().is_cpu() || t.scalar_type() != st || (st != at::kFloat && st != at::kDouble)) return false;
-  }
-  return true;
-}
-bool no_autograd(const at::Tensor& x) { return !at::GradMode::is_enabled() && !x.requires_grad(); }
-
 // One head's rows of a [B, nh, T, X] tensor, read through its strides (q, k, v are views into the
 // [B, T, 3C] projection; dq, dk, dv are written into [B, T, nh, hs] memory); the last dim is unit-stride.
 template <typename T>
