@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <ostream>
+#include <thread>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -29,6 +30,14 @@
 namespace bpn::cli {
 
 namespace {
+
+// --threads when it is not given: the MLP's tensors are so small that one thread is fastest; the
+// WaveNet and the GPT use two where there are two (the dx and dW matmuls of each Linear's backward and
+// the halves of a Tanh run side by side, and the GPT's larger matmuls split). The results are the same
+// bit for bit at any thread count (a test holds it). README, Speed.
+std::int64_t default_threads_for_layers() {
+  return std::min<std::int64_t>(2, std::max(1u, std::thread::hardware_concurrency()));
+}
 
 struct TrainArgs {
   std::string data = "data/names.txt";
@@ -157,7 +166,7 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   w.batch_size = a.batch_size;
   w.seed = given("--seed") ? parse_seed("--seed", a.seed) : 42;
   w.verify_every = a.verify_every;
-  w.threads = a.threads;
+  w.threads = given("--threads") ? a.threads : default_threads_for_layers();
   w.out = a.out;
   w.json = a.json;
   w.resume = a.resume;
@@ -210,7 +219,7 @@ int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   g.lr = given("--lr") ? a.lr : 5e-4;
   if (given("--lr")) require_learning_rate("--lr", a.lr);
   g.verify_every = a.verify_every;
-  g.threads = a.threads;
+  g.threads = given("--threads") ? a.threads : default_threads_for_layers();
   g.twin = a.twin;
   g.out = a.out;
   g.json = a.json;
@@ -413,7 +422,8 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Write the checkpoint every K steps (with --out)")
       ->capture_default_str();
   cmd->add_option("--threads", a->threads,
-                  "Intra-op threads (1..256); 1 is fastest for this model's small tensors (README, Speed)")
+                  "Threads (1..256); default 1 for the MLP, 2 (or the cores there are) for wavenet and gpt; "
+                  "results do not depend on it (README, Speed)")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Directory for the checkpoint, loss.csv and loss.png");
   cmd->add_option("--json", a->json, "Write train/dev/test loss, steps and seconds as JSON");
