@@ -1,12 +1,11 @@
 #include "kernel/mlp_kernel.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "kernel/vector_tanh.h"
 #include "model/config.h"
 #include "util/errors.h"
 
@@ -14,34 +13,13 @@ namespace bpn::kernel {
 
 namespace {
 
-#ifdef BPNINJA_HAVE_MVEC
-// glibc's vector math library (libmvec, glibc >= 2.35): tanhf on 4 floats (SSE, any x86-64) and on
-// 8 (AVX2), the names the vector ABI gives them.
-extern "C" __m128 _ZGVbN4v_tanhf(__m128);
-extern "C" __m256 _ZGVdN8v_tanhf(__m256);
-
-__attribute__((target("avx2"))) void tanh_avx2(const float* x, float* y, std::int64_t size) {
-  std::int64_t i = 0;
-  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::tanh(x[i]);
-}
-
-void tanh_sse(const float* x, float* y, std::int64_t size) {
-  std::int64_t i = 0;
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::tanh(x[i]);
-}
-#endif
-
 // h = tanh(hpreact): libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
 void tanh_forward(const at::Tensor& x, at::Tensor& y) {
-#ifdef BPNINJA_HAVE_MVEC
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  (avx2 ? tanh_avx2 : tanh_sse)(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
-#else
-  at::tanh_out(y, x);
-#endif
+  if (have_vector_tanh()) {
+    vector_tanh(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
+  } else {
+    at::tanh_out(y, x);
+  }
 }
 
 #ifdef BPNINJA_HAVE_BLAS

@@ -1,5 +1,6 @@
 #include "layers/tanh.h"
 
+#include "kernel/vector_tanh.h"
 #include "layers/cpu_loops.h"
 #include "model/backward.h"
 
@@ -10,17 +11,29 @@ at::Tensor tanh_backward(const at::Tensor& dout, const at::Tensor& out) { return
 
 at::Tensor Tanh::forward(const at::Tensor& x) {
   at::Tensor out;
-  if (no_autograd(x) && cpu_loops({x}) && x.is_contiguous() && x.numel() >= 2 * 4096) {
-    // Outside autograd (the manual training step): ATen's tanh over each half of the elements, on two
-    // threads when there are two. Elementwise, and the split falls on a multiple of 64 elements, so every
-    // element takes the same vectorized (or, in the last n mod 64, scalar) path as in one at::tanh:
-    // bit-identical.
+  if (no_autograd(x) && x.device().is_cpu() && x.is_contiguous() &&
+      (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble)) {
+    // Outside autograd (the training step, evaluation, sampling): each half of the elements on its own
+    // thread when there are two. The split falls on a multiple of 64 elements, so every element takes
+    // the same path (vector lanes or scalar tail) at any thread count: bit-identical either way.
     out = at::empty_like(x);
-    const std::int64_t n = x.numel(), half = n / 2 / 64 * 64;
-    const at::Tensor xf = x.view({-1}), of = out.view({-1});
-    at::Tensor first = of.narrow(0, 0, half), second = of.narrow(0, half, n - half);
-    run_both([&] { at::tanh_out(first, xf.narrow(0, 0, half)); },
-             [&] { at::tanh_out(second, xf.narrow(0, half, n - half)); });
+    const std::int64_t n = x.numel(), half = n >= 2 * 4096 ? n / 2 / 64 * 64 : n;
+    const at::Tensor xf = x.view({-1});
+    at::Tensor of = out.view({-1});
+    auto part = [&](std::int64_t begin, std::int64_t end) {
+      if (end <= begin) return;
+      if (vector_tanh && x.scalar_type() == at::kFloat) {
+        kernel::vector_tanh(xf.data_ptr<float>() + begin, of.data_ptr<float>() + begin, end - begin);
+      } else {
+        at::Tensor slice = of.narrow(0, begin, end - begin);
+        at::tanh_out(slice, xf.narrow(0, begin, end - begin));
+      }
+    };
+    if (half == n) {
+      part(0, n);
+    } else {
+      run_both([&] { part(0, half); }, [&] { part(half, n); });
+    }
   } else {
     out = at::tanh(x);
   }

@@ -70,6 +70,12 @@ std::int64_t WaveNet::numel() {
   return n;
 }
 
+void WaveNet::set_vector_tanh(bool on) {
+  for (auto& layer : net.layers()) {
+    if (auto* t = dynamic_cast<layers::Tanh*>(layer.get())) t->vector_tanh = on;
+  }
+}
+
 void WaveNet::set_table(const layers::BackwardTable* table) {
   net.set_table(table);
   loss_fn.table = table;

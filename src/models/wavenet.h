@@ -45,6 +45,9 @@ class WaveNet {
   layers::NamedSlots parameters() { return net.parameters(); }
   std::int64_t numel();
   void set_table(const layers::BackwardTable* table);
+  // Every Tanh's `vector_tanh` (layers/tanh.h): on by default; off, the forward outside autograd is
+  // autograd's, bit for bit.
+  void set_vector_tanh(bool on);
 
   WaveNetConfig config;
   layers::Sequential net;
