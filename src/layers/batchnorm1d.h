@@ -30,9 +30,15 @@ class BatchNorm1d : public Layer {
   at::Tensor gamma, beta, running_mean, running_var, dgamma, dbeta;
   std::int64_t updates = 0;  // how many training forwards updated the running statistics
 
+  // Outside autograd (the training step), on the CPU: the whole training forward in one loop, the
+  // statistics accumulated in double. Off, the mean and variance are ATen's and the rest is the same
+  // float operations as the tensor ops: the forward is then autograd's, bit for bit.
+  bool loop_statistics = true;
+
  private:
-  // The training forward's elementwise part outside autograd, from dev = x - mean and var: one loop
-  at::Tensor forward_outside_autograd(const at::Tensor& dev, const at::Tensor& mean, const at::Tensor& var);
+  // The training forward outside autograd, one loop: with mean and var undefined it computes them
+  // (loop_statistics), else it uses them.
+  at::Tensor forward_outside_autograd(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& var);
   at::Tensor xhat_, inv_std_;
 };
 

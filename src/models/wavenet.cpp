@@ -70,9 +70,10 @@ std::int64_t WaveNet::numel() {
   return n;
 }
 
-void WaveNet::set_vector_tanh(bool on) {
+void WaveNet::set_autograd_forward(bool on) {
   for (auto& layer : net.layers()) {
-    if (auto* t = dynamic_cast<layers::Tanh*>(layer.get())) t->vector_tanh = on;
+    if (auto* t = dynamic_cast<layers::Tanh*>(layer.get())) t->vector_tanh = !on;
+    if (auto* b = dynamic_cast<layers::BatchNorm1d*>(layer.get())) b->loop_statistics = !on;
   }
 }
 

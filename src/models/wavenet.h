@@ -45,9 +45,10 @@ class WaveNet {
   layers::NamedSlots parameters() { return net.parameters(); }
   std::int64_t numel();
   void set_table(const layers::BackwardTable* table);
-  // Every Tanh's `vector_tanh` (layers/tanh.h): on by default; off, the forward outside autograd is
-  // autograd's, bit for bit.
-  void set_vector_tanh(bool on);
+  // On: outside autograd, every Tanh runs at::tanh and every BatchNorm1d ATen's statistics
+  // (`vector_tanh` and `loop_statistics` off), so the forward is autograd's, bit for bit. Off (the
+  // default): the training step's faster forward, which rounds differently in the last bits.
+  void set_autograd_forward(bool on);
 
   WaveNetConfig config;
   layers::Sequential net;
