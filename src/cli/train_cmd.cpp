@@ -31,11 +31,12 @@ namespace bpn::cli {
 
 namespace {
 
-// --threads when it is not given: the MLP's tensors are so small that one thread is fastest; the
-// WaveNet and the GPT use two where there are two (the dx and dW matmuls of each Linear's backward and
-// the halves of a Tanh run side by side, and the GPT's larger matmuls split). The results are the same
-// bit for bit at any thread count (a test holds it). README, Speed.
-std::int64_t default_threads_for_layers() {
+// --threads when it is not given: one for the MLP and the WaveNet, whose tensors are so small that a
+// second thread only adds overhead (10,000 WaveNet steps, alternating: 8.3 s mean with one thread,
+// 9.0 s with two); two for the GPT, where each Linear's dx and dW matmuls run side by side and
+// ATen and OpenBLAS split the larger ones (~20% faster). The results are the same bit for bit at any
+// thread count (a test holds it). README, Speed.
+std::int64_t default_threads_for_gpt() {
   return std::min<std::int64_t>(2, std::max(1u, std::thread::hardware_concurrency()));
 }
 
@@ -166,7 +167,7 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   w.batch_size = a.batch_size;
   w.seed = given("--seed") ? parse_seed("--seed", a.seed) : 42;
   w.verify_every = a.verify_every;
-  w.threads = given("--threads") ? a.threads : default_threads_for_layers();
+  w.threads = a.threads;
   w.out = a.out;
   w.json = a.json;
   w.resume = a.resume;
@@ -219,7 +220,7 @@ int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   g.lr = given("--lr") ? a.lr : 5e-4;
   if (given("--lr")) require_learning_rate("--lr", a.lr);
   g.verify_every = a.verify_every;
-  g.threads = given("--threads") ? a.threads : default_threads_for_layers();
+  g.threads = given("--threads") ? a.threads : default_threads_for_gpt();
   g.twin = a.twin;
   g.out = a.out;
   g.json = a.json;
@@ -422,7 +423,7 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Write the checkpoint every K steps (with --out)")
       ->capture_default_str();
   cmd->add_option("--threads", a->threads,
-                  "Threads (1..256); default 1 for the MLP, 2 (or the cores there are) for wavenet and gpt; "
+                  "Threads (1..256); default 1, and 2 (or the cores there are) for gpt; "
                   "results do not depend on it (README, Speed)")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Directory for the checkpoint, loss.csv and loss.png");

@@ -12,6 +12,74 @@
 
 namespace bpn::layers {
 
+namespace {
+
+// batchnorm1d_backward's closed form over [n, C] rows; work holds 2C doubles, k C values
+template <typename T>
+BPN_AVX2_CLONES void batchnorm1d_backward_loop(const T* __restrict d, const T* __restrict h, const T* __restrict inv,
+                                               const T* __restrict gamma, std::int64_t n, std::int64_t C,
+                                               T* __restrict dx, T* __restrict dgamma, T* __restrict dbeta,
+                                               double* __restrict work, T* __restrict k) {
+  double *sum_d = work, *sum_dh = work + C;
+  for (std::int64_t c = 0; c < C; ++c) sum_d[c] = sum_dh[c] = 0.0;
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      sum_d[c] += d[r * C + c];
+      sum_dh[c] += static_cast<double>(d[r * C + c]) * h[r * C + c];
+    }
+  }
+  const T nt = static_cast<T>(n), bessel = static_cast<T>(n / (n - 1.0));
+  for (std::int64_t c = 0; c < C; ++c) {
+    dbeta[c] = static_cast<T>(sum_d[c]);
+    dgamma[c] = static_cast<T>(sum_dh[c]);
+    k[c] = gamma[c] * inv[c] / nt;
+  }
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      dx[r * C + c] = k[c] * (nt * d[r * C + c] - dbeta[c] - bessel * h[r * C + c] * dgamma[c]);
+    }
+  }
+}
+
+// Per channel: mean and Bessel-corrected variance of [n, C] rows, two passes accumulated in double
+template <typename T>
+BPN_AVX2_CLONES void batch_statistics_loop(const T* __restrict x, std::int64_t n, std::int64_t C, T* __restrict mean,
+                                           T* __restrict var, double* __restrict work) {
+  double *sum = work, *sq = work + C;
+  for (std::int64_t c = 0; c < C; ++c) sum[c] = sq[c] = 0.0;
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) sum[c] += x[r * C + c];
+  }
+  for (std::int64_t c = 0; c < C; ++c) sum[c] /= static_cast<double>(n);
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double dev = x[r * C + c] - sum[c];
+      sq[c] += dev * dev;
+    }
+  }
+  for (std::int64_t c = 0; c < C; ++c) {
+    mean[c] = static_cast<T>(sum[c]);
+    var[c] = static_cast<T>(sq[c] / static_cast<double>(n - 1));
+  }
+}
+
+// xhat = (x - mean) * inv_std (or / std: the tensor ops' division, when `divide`), out = gamma xhat + beta
+template <typename T>
+BPN_AVX2_CLONES void normalize_loop(const T* __restrict x, std::int64_t n, std::int64_t C, const T* __restrict mean,
+                                    const T* __restrict sd, const T* __restrict inv, const T* __restrict gamma,
+                                    const T* __restrict beta, bool divide, T* __restrict xhat, T* __restrict out) {
+  for (std::int64_t r = 0; r < n; ++r) {
+    if (divide) {
+      for (std::int64_t c = 0; c < C; ++c) xhat[r * C + c] = (x[r * C + c] - mean[c]) / sd[c];
+    } else {
+      for (std::int64_t c = 0; c < C; ++c) xhat[r * C + c] = (x[r * C + c] - mean[c]) * inv[c];
+    }
+    for (std::int64_t c = 0; c < C; ++c) out[r * C + c] = gamma[c] * xhat[r * C + c] + beta[c];
+  }
+}
+
+}  // namespace
+
 // See docs/derivations.md#batchnorm1d
 BatchNormGrads batchnorm1d_backward(const at::Tensor& dout, const at::Tensor& xhat, const at::Tensor& inv_std,
                                     const at::Tensor& gamma) {
@@ -29,34 +97,15 @@ BatchNormGrads batchnorm1d_backward(const at::Tensor& dout, const at::Tensor& xh
   // The same closed form on the CPU in two passes over the [n, C] rows: the two column sums
   // (accumulated in double), then dx.
   const at::Tensor d = dout.contiguous(), h = xhat.contiguous(), is = inv_std.contiguous(), gm = gamma.contiguous();
-  const std::int64_t rows = d.numel() / C;
   g.dx = at::empty_like(d);
   g.dbeta = at::empty({C}, d.options());
   g.dgamma = at::empty({C}, d.options());
-  std::vector<double> sum_d(static_cast<std::size_t>(C), 0.0), sum_dh(static_cast<std::size_t>(C), 0.0);
+  std::vector<double> work(static_cast<std::size_t>(2 * C));
   AT_DISPATCH_FLOATING_TYPES(d.scalar_type(), "batchnorm1d_backward", [&] {
-    const scalar_t *pd = d.data_ptr<scalar_t>(), *ph = h.data_ptr<scalar_t>(), *pi = is.data_ptr<scalar_t>();
-    const scalar_t* pg = gm.data_ptr<scalar_t>();
-    for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t c = 0; c < C; ++c) {
-        sum_d[c] += pd[r * C + c];
-        sum_dh[c] += static_cast<double>(pd[r * C + c]) * ph[r * C + c];
-      }
-    }
-    scalar_t *pb = g.dbeta.data_ptr<scalar_t>(), *pgm = g.dgamma.data_ptr<scalar_t>();
     std::vector<scalar_t> k(static_cast<std::size_t>(C));
-    const scalar_t n = static_cast<scalar_t>(rows), bessel = static_cast<scalar_t>(rows / (rows - 1.0));
-    for (std::int64_t c = 0; c < C; ++c) {
-      pb[c] = static_cast<scalar_t>(sum_d[c]);
-      pgm[c] = static_cast<scalar_t>(sum_dh[c]);
-      k[c] = pg[c] * pi[c] / n;
-    }
-    scalar_t* px = g.dx.data_ptr<scalar_t>();
-    for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t c = 0; c < C; ++c) {
-        px[r * C + c] = k[c] * (n * pd[r * C + c] - pb[c] - bessel * ph[r * C + c] * pgm[c]);
-      }
-    }
+    batchnorm1d_backward_loop(d.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), is.data_ptr<scalar_t>(),
+                              gm.data_ptr<scalar_t>(), d.numel() / C, C, g.dx.data_ptr<scalar_t>(),
+                              g.dgamma.data_ptr<scalar_t>(), g.dbeta.data_ptr<scalar_t>(), work.data(), k.data());
   });
   return g;
 }
@@ -128,22 +177,9 @@ at::Tensor BatchNorm1d::forward_outside_autograd(const at::Tensor& x, const at::
       const at::Tensor meanc = mean.contiguous(), varc = var.contiguous();
       std::copy_n(meanc.data_ptr<T>(), C, m.begin());
       std::copy_n(varc.data_ptr<T>(), C, v.begin());
-    } else {  // mean and Bessel-corrected variance per channel, two passes accumulated in double
-      std::vector<double> sum(static_cast<std::size_t>(C), 0.0), sq(static_cast<std::size_t>(C), 0.0);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t c = 0; c < C; ++c) sum[c] += px[r * C + c];
-      }
-      for (std::int64_t c = 0; c < C; ++c) sum[c] /= static_cast<double>(rows);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t c = 0; c < C; ++c) {
-          const double d = px[r * C + c] - sum[c];
-          sq[c] += d * d;
-        }
-      }
-      for (std::int64_t c = 0; c < C; ++c) {
-        m[c] = static_cast<T>(sum[c]);
-        v[c] = static_cast<T>(sq[c] / static_cast<double>(rows - 1));
-      }
+    } else {
+      std::vector<double> work(static_cast<std::size_t>(2 * C));
+      batch_statistics_loop(px, rows, C, m.data(), v.data(), work.data());
     }
     for (std::int64_t c = 0; c < C; ++c) {
       sd[c] = std::sqrt(v[c] + eps);  // std = sqrt(var + eps)
@@ -151,13 +187,9 @@ at::Tensor BatchNorm1d::forward_outside_autograd(const at::Tensor& x, const at::
       pnm[c] = keep * prm[c] + mom * m[c];
       pnv[c] = keep * prv[c] + mom * v[c];
     }
-    for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t c = 0; c < C; ++c) {
-        const T xh = (px[r * C + c] - m[c]) / sd[c];  // xhat = (x - mean) / std
-        ph[r * C + c] = xh;
-        po[r * C + c] = pg[c] * xh + pb[c];  // gamma * xhat + beta
-      }
-    }
+    // With ATen's statistics, xhat = (x - mean) / std as the tensor ops divide (bit-identical); with
+    // the loop's, a multiplication by 1/std (another rounding, and no division per element).
+    normalize_loop(px, rows, C, m.data(), sd.data(), pis, pg, pb, /*divide=*/mean.defined(), ph, po);
   });
   running_mean = new_mean;
   running_var = new_var;

@@ -9,6 +9,13 @@
 
 #include <initializer_list>
 
+// A loop compiled twice, for AVX2 and for the baseline, chosen at load time by the CPU it runs on
+#if defined(__x86_64__) && !defined(__clang__)
+#define BPN_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BPN_AVX2_CLONES
+#endif
+
 namespace bpn::layers {
 
 inline bool cpu_loops(std::initializer_list<at::Tensor> ts) {

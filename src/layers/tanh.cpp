@@ -11,29 +11,9 @@ at::Tensor tanh_backward(const at::Tensor& dout, const at::Tensor& out) { return
 
 at::Tensor Tanh::forward(const at::Tensor& x) {
   at::Tensor out;
-  if (no_autograd(x) && x.device().is_cpu() && x.is_contiguous() &&
-      (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble)) {
-    // Outside autograd (the training step, evaluation, sampling): each half of the elements on its own
-    // thread when there are two. The split falls on a multiple of 64 elements, so every element takes
-    // the same path (vector lanes or scalar tail) at any thread count: bit-identical either way.
-    out = at::empty_like(x);
-    const std::int64_t n = x.numel(), half = n >= 2 * 4096 ? n / 2 / 64 * 64 : n;
-    const at::Tensor xf = x.view({-1});
-    at::Tensor of = out.view({-1});
-    auto part = [&](std::int64_t begin, std::int64_t end) {
-      if (end <= begin) return;
-      if (vector_tanh && x.scalar_type() == at::kFloat) {
-        kernel::vector_tanh(xf.data_ptr<float>() + begin, of.data_ptr<float>() + begin, end - begin);
-      } else {
-        at::Tensor slice = of.narrow(0, begin, end - begin);
-        at::tanh_out(slice, xf.narrow(0, begin, end - begin));
-      }
-    };
-    if (half == n) {
-      part(0, n);
-    } else {
-      run_both([&] { part(0, half); }, [&] { part(half, n); });
-    }
+  if (vector_tanh && no_autograd(x) && x.device().is_cpu() && x.is_contiguous() && x.scalar_type() == at::kFloat) {
+    out = at::empty_like(x);  // outside autograd: libmvec's tanhf (kernel/vector_tanh.h)
+    kernel::vector_tanh(x.data_ptr<float>(), out.data_ptr<float>(), x.numel());
   } else {
     out = at::tanh(x);
   }
