@@ -34,7 +34,7 @@ namespace {
 // --threads when it is not given: one for the MLP and the WaveNet, whose tensors are so small that a
 // second thread only adds overhead (10,000 WaveNet steps, alternating: 8.3 s mean with one thread,
 // 9.0 s with two); two for the GPT, where each Linear's dx and dW matmuls run side by side and
-// ATen and OpenBLAS split the larger ones (~20% faster). The results are the same bit for bit at any
+// ATen and OpenBLAS split the larger ones (9% faster on the benchmark). The results are the same bit for bit at any
 // thread count (a test holds it). README, Speed.
 std::int64_t default_threads_for_gpt() {
   return std::min<std::int64_t>(2, std::max(1u, std::thread::hardware_concurrency()));
