@@ -39,18 +39,21 @@ at::Tensor layernorm_forward(const at::Tensor& x, const at::Tensor& w, const at:
     at::NoGradGuard no_grad;
     const at::Tensor xd = x.detach();
     if (cpu_loops({xd, w, b})) {
-      // One pass per row: mean and biased variance (accumulated in double), rstd, xhat, and the output.
+      // One pass per row: mean and biased variance (accumulated in double), rstd, xhat, and, outside
+      // autograd (the manual training step), the output from them instead of a second pass of
+      // F.layer_norm over the same statistics.
+      const bool output = no_autograd(x);
       const at::Tensor xc = xd.contiguous(), wc = w.contiguous(), bc = b.contiguous();
       const std::int64_t C = xc.size(-1), rows = xc.numel() / C;
       std::vector<std::int64_t> rshape(xc.sizes().begin(), xc.sizes().end());
       rshape.back() = 1;
       saved->xhat = at::empty_like(xc);
       saved->rstd = at::empty(rshape, xc.options());
-      at::Tensor out = at::empty_like(xc);
+      at::Tensor out = output ? at::empty_like(xc) : at::Tensor();
       AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "layernorm_forward", [&] {
         const scalar_t *px = xc.data_ptr<scalar_t>(), *pw = wc.data_ptr<scalar_t>(), *pb = bc.data_ptr<scalar_t>();
         scalar_t *ph = saved->xhat.data_ptr<scalar_t>(), *pr = saved->rstd.data_ptr<scalar_t>();
-        scalar_t* po = out.data_ptr<scalar_t>();
+        scalar_t* po = output ? out.data_ptr<scalar_t>() : nullptr;
         for (std::int64_t r = 0; r < rows; ++r) {
           const scalar_t* xr = px + r * C;
           double sum = 0.0, sq = 0.0;
@@ -63,13 +66,11 @@ at::Tensor layernorm_forward(const at::Tensor& x, const at::Tensor& w, const at:
           for (std::int64_t c = 0; c < C; ++c) {
             const scalar_t h = (xr[c] - m) * rstd;
             ph[r * C + c] = h;
-            po[r * C + c] = pb[c] + h * pw[c];
+            if (output) po[r * C + c] = pb[c] + h * pw[c];
           }
         }
       });
-      // Outside autograd (the manual training step) the output from what the backward keeps, instead of
-      // a second pass of F.layer_norm over the same statistics.
-      if (no_autograd(x)) return out;
+      if (output) return out;
     } else {
       const at::Tensor mean = xd.mean({-1}, true);
       const at::Tensor centered = xd - mean;
