@@ -5,7 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include "kernel/vector_tanh.h"
+#include "kernel/small_gemm.h"
+#include "kernel/vector_math.h"
 #include "model/config.h"
 #include "util/errors.h"
 
@@ -31,8 +32,13 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
 
 // Row-major C[M, N] = op(A) @ op(B) + beta * C, where op(A) is [M, K] (A stored [K, M] when ta) and
 // op(B) is [K, N] (B stored [N, K] when tb). BLAS is column-major: it computes C^T = op(B)^T op(A)^T.
+// With AVX-512, the products whose B is row-major go to small_gemm (kernel/small_gemm.h).
 void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,
           float* C) {
+  if (!tb && (beta == 0.0f || beta == 1.0f) && have_small_gemm()) {
+    small_gemm(ta, M, N, K, A, ta ? M : K, B, N, beta != 0.0f, C, N);
+    return;
+  }
 #ifdef BPNINJA_HAVE_BLAS
   const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
   const int lda = static_cast<int>(tb ? K : N), ldb = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
@@ -208,6 +214,7 @@ MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const Kerne
   logits_ = at::empty({n, V_}, f);
   probs_ = at::empty({n, V_}, f);
   loss_ = at::empty({}, f);
+  row_max_ = at::empty({n}, f);
   dlogits_ = at::empty({n, V_}, f);
   dh_ = at::empty({n, H_}, f);
   dhpreact_ = at::empty({n, H_}, f);
@@ -269,19 +276,24 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   tanh_forward(hpreact_, h_);
   for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, p.b2.data_ptr<float>(), sizeof(float) * V);
   gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
-  double loss = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {  // softmax and cross-entropy, row by row
+  // softmax and cross-entropy: probs = exp(logits - rowmax), all n*V exps in one vector call, then
+  // each row's sum (in double) normalises it and gives loss_i = log(sum) + max - logit of the target.
+  float* row_max = row_max_.data_ptr<float>();
+  for (std::int64_t i = 0; i < n; ++i) {
     const float* l = logits + i * V;
     float* pr = probs + i * V;
-    const float m = *std::max_element(l, l + V);
+    row_max[i] = *std::max_element(l, l + V);
+    for (std::int64_t j = 0; j < V; ++j) pr[j] = l[j] - row_max[i];
+  }
+  vector_exp(probs, probs, n * V);  // libmvec's expf (std::exp without it)
+  double loss = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float* pr = probs + i * V;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < V; ++j) {
-      pr[j] = std::exp(l[j] - m);
-      sum += pr[j];
-    }
+    for (std::int64_t j = 0; j < V; ++j) sum += pr[j];
     const float inv_sum = static_cast<float>(1.0 / sum);
     for (std::int64_t j = 0; j < V; ++j) pr[j] *= inv_sum;
-    loss += std::log(sum) + m - l[Y[i]];
+    loss += std::log(sum) + row_max[i] - logits[i * V + Y[i]];
   }
   *loss_.data_ptr<float>() = static_cast<float>(loss / static_cast<double>(n));
   // ---- backward ----

@@ -73,7 +73,7 @@ class MlpStepKernel {
   const KernelTable* table_;
   std::int64_t n_, T_, E_, H_, V_;
   // The workspace, one allocation per array, made once.
-  at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, probs_, loss_;
+  at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, row_max_, probs_, loss_;
   at::Tensor dlogits_, dh_, dhpreact_, dhprebn_, dembcat_;
   at::Tensor dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_;
   at::Tensor X_, Y_;                      // the batch, gathered by step_rows (or copied by step)

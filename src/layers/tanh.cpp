@@ -1,6 +1,6 @@
 #include "layers/tanh.h"
 
-#include "kernel/vector_tanh.h"
+#include "kernel/vector_math.h"
 #include "layers/cpu_loops.h"
 #include "model/backward.h"
 
@@ -12,7 +12,7 @@ at::Tensor tanh_backward(const at::Tensor& dout, const at::Tensor& out) { return
 at::Tensor Tanh::forward(const at::Tensor& x) {
   at::Tensor out;
   if (vector_tanh && no_autograd(x) && x.device().is_cpu() && x.is_contiguous() && x.scalar_type() == at::kFloat) {
-    out = at::empty_like(x);  // outside autograd: libmvec's tanhf (kernel/vector_tanh.h)
+    out = at::empty_like(x);  // outside autograd: libmvec's tanhf (kernel/vector_math.h)
     kernel::vector_tanh(x.data_ptr<float>(), out.data_ptr<float>(), x.numel());
   } else {
     out = at::tanh(x);

@@ -15,7 +15,7 @@ class Tanh : public Layer {
   std::string kind() const override { return "Tanh"; }
   at::Tensor forward(const at::Tensor& x) override;
   at::Tensor backward(const at::Tensor& dout) override;
-  // Outside autograd, in float32: glibc's libmvec tanhf (kernel/vector_tanh.h, ~4x faster than
+  // Outside autograd, in float32: glibc's libmvec tanhf (kernel/vector_math.h, ~4x faster than
   // ATen's) instead of at::tanh, whose last bits may differ. Autograd always runs at::tanh. Off, the
   // forward outside autograd is at::tanh's, bit for bit (what the WaveNet's twin test compares).
   bool vector_tanh = true;

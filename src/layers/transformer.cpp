@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernel/vector_tanh.h"
+#include "kernel/vector_math.h"
 #include "layers/cpu_loops.h"
 
 namespace bpn::layers {
@@ -128,7 +128,7 @@ LayerNormGrads layernorm_backward(const at::Tensor& dout, const at::Tensor& xhat
 namespace {
 const double kGeluC = std::sqrt(2.0 / M_PI);
 
-// t = tanh(u) in place: glibc's libmvec tanhf in float32 (kernel/vector_tanh.h), ATen's in float64
+// t = tanh(u) in place: glibc's libmvec tanhf in float32 (kernel/vector_math.h), ATen's in float64
 void tanh_in_place(float* u, std::int64_t n, at::Tensor&) { kernel::vector_tanh(u, u, n); }
 void tanh_in_place(double*, std::int64_t, at::Tensor& u) { u.tanh_(); }
 

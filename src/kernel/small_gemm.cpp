@@ -1,0 +1,115 @@
+#include "kernel/small_gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define BPNINJA_SMALL_GEMM 1
+#endif
+
+namespace bpn::kernel {
+
+namespace {
+// The same product in plain loops, for CPUs without AVX-512 (the same order of terms, no fma).
+void reference_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
+                    const float* B, std::int64_t ldb, bool accumulate, float* C, std::int64_t ldc) {
+  for (std::int64_t i = 0; i < M; ++i) {
+    for (std::int64_t j = 0; j < N; ++j) {
+      float c = accumulate ? C[i * ldc + j] : 0.0f;
+      for (std::int64_t k = 0; k < K; ++k) c += (a_transposed ? A[k * lda + i] : A[i * lda + k]) * B[k * ldb + j];
+      C[i * ldc + j] = c;
+    }
+  }
+}
+}  // namespace
+
+#ifdef BPNINJA_SMALL_GEMM
+namespace {
+
+constexpr std::int64_t kRows = 8;      // rows of C per block: 8 x 2 vectors = 16 accumulators
+constexpr std::int64_t kColumns = 32;  // columns of C per block: two 16-float vectors
+
+// One block of C: MR rows from C, NV vectors of 16 columns (the last ones masked by m0/m1). A points at
+// the block's first row of op(A), B and C at its first column.
+//   C[r, :] = C[r, :] + sum_k op(A)[r, k] * B[k, :]   (k in order, one fma per term)
+template <bool TA, int MR, int NV>
+__attribute__((target("avx512f"))) void block(std::int64_t K, const float* A, std::int64_t lda, const float* B,
+                                              std::int64_t ldb, bool accumulate, float* C, std::int64_t ldc,
+                                              __mmask16 m0, __mmask16 m1) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    c0[r] = accumulate ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
+    if (NV == 2) c1[r] = accumulate ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  for (std::int64_t k = 0; k < K; ++k) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * ldb);
+    const __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, B + k * ldb + 16) : b0;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
+      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+      if (NV == 2) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm512_mask_storeu_ps(C + r * ldc, m0, c0[r]);
+    if (NV == 2) _mm512_mask_storeu_ps(C + r * ldc + 16, m1, c1[r]);
+  }
+}
+
+using Block = void (*)(std::int64_t, const float*, std::int64_t, const float*, std::int64_t, bool, float*, std::int64_t,
+                       __mmask16, __mmask16);
+
+template <bool TA, int NV, std::size_t... R>
+constexpr std::array<Block, sizeof...(R)> blocks_for(std::index_sequence<R...>) {
+  return {&block<TA, static_cast<int>(R) + 1, NV>...};
+}
+
+// kBlocks[a_transposed][NV - 1][MR - 1]
+const std::array<Block, kRows> kBlocks[2][2] = {
+    {blocks_for<false, 1>(std::make_index_sequence<kRows>()), blocks_for<false, 2>(std::make_index_sequence<kRows>())},
+    {blocks_for<true, 1>(std::make_index_sequence<kRows>()), blocks_for<true, 2>(std::make_index_sequence<kRows>())}};
+
+__mmask16 first_lanes(std::int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+}  // namespace
+
+bool have_small_gemm() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
+
+void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
+                const float* B, std::int64_t ldb, bool accumulate, float* C, std::int64_t ldc) {
+  if (!have_small_gemm()) {
+    reference_gemm(a_transposed, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+    return;
+  }
+  for (std::int64_t j0 = 0; j0 < N; j0 += kColumns) {  // a [K, 32] panel of B, reused by every row block
+    const std::int64_t width = std::min(kColumns, N - j0);
+    const __mmask16 m0 = first_lanes(width), m1 = width > 16 ? first_lanes(width - 16) : 0;
+    const auto& row_blocks = kBlocks[a_transposed ? 1 : 0][width > 16 ? 1 : 0];
+    for (std::int64_t i0 = 0; i0 < M; i0 += kRows) {
+      const std::int64_t rows = std::min(kRows, M - i0);
+      const float* a = a_transposed ? A + i0 : A + i0 * lda;
+      row_blocks[static_cast<std::size_t>(rows - 1)](K, a, lda, B + j0, ldb, accumulate, C + i0 * ldc + j0, ldc, m0,
+                                                     m1);
+    }
+  }
+}
+#else
+bool have_small_gemm() { return false; }
+
+void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
+                const float* B, std::int64_t ldb, bool accumulate, float* C, std::int64_t ldc) {
+  reference_gemm(a_transposed, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+}
+#endif
+
+}  // namespace bpn::kernel
