@@ -743,6 +743,27 @@ std::vector<Mutant> build() {
       for (I k = 0; k < size; ++k) d[k] = dh[k] * (1.0f - h[k]);
     };
   });
+  kern("kernel bias_backward: the mean over the batch, not the sum", "bias_backward", BugClass::kMissingFactor,
+       [](auto& t) {
+         t.bias_backward = [](const float* dout, I n, I out, float* db) {
+           kernel::kernel_functions().bias_backward(dout, n, out, db);
+           for (I j = 0; j < out; ++j) db[j] /= static_cast<float>(n);
+         };
+       });
+  kern("kernel tanh_backward: h^2 - 1, the sign flipped", "tanh_backward", BugClass::kSign, [](auto& t) {
+    t.tanh_backward = [](const float* dh, const float* h, I size, float* d) {
+      for (I k = 0; k < size; ++k) d[k] = dh[k] * (h[k] * h[k] - 1.0f);
+    };
+  });
+  kern("kernel linear_backward: dW accumulated onto the last step's", "linear_backward", BugClass::kNoAccumulation,
+       [](auto& t) {
+         t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx,
+                                float* dW) {
+           std::vector<float> stale(dW, dW + in * out);  // what the workspace held from the previous step
+           kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, dx, dW);
+           for (I k = 0; k < in * out; ++k) dW[k] += stale[static_cast<std::size_t>(k)];
+         };
+       });
   kern("kernel batchnorm_backward: n/(n-1) left out", "batchnorm_backward", BugClass::kBessel, [](auto& t) {
     t.batchnorm_backward = [](const float* dy, const float* raw, const float* inv, const float* g, I n, I H, float* dx,
                               float* dg, float* db) {
