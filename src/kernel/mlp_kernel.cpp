@@ -80,7 +80,7 @@ void linear_backward(const float* dout, const float* x, const float* W, std::int
 // The loops below run row by row (contiguous, vectorizable) with per-column sums in double, and are
 // compiled twice, for AVX2 and for the baseline, the CPU choosing at load time. No fma contraction
 // (ISO C++ mode), so both versions round the same.
-#define BPN_KERNEL_LOOP __attribute__((target_clones("avx2", "default")))
+#define BPN_KERNEL_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // Per-column double accumulators, allocated once per thread and width.
 double* column_sums(std::size_t slot, std::int64_t width) {
@@ -88,6 +88,14 @@ double* column_sums(std::size_t slot, std::int64_t width) {
   std::vector<double>& b = buffers[slot];
   if (static_cast<std::int64_t>(b.size()) < width) b.resize(static_cast<std::size_t>(width));
   std::fill(b.begin(), b.begin() + width, 0.0);
+  return b.data();
+}
+
+// Per-column float constants, likewise.
+float* column_floats(std::size_t slot, std::int64_t width) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[slot];
+  if (static_cast<std::int64_t>(b.size()) < width) b.resize(static_cast<std::size_t>(width));
   return b.data();
 }
 
@@ -109,6 +117,9 @@ BPN_KERNEL_LOOP void tanh_backward(const float* __restrict dh, const float* __re
 }
 
 // See docs/derivations.md#batchnorm_backward
+// The column sums in double; then, per column, dx = a dy + b + c bnraw in float32, with
+//   a = bngain inv, b = -bngain inv sum(dy) / n, c = -bngain inv / (n-1) sum(dy bnraw)
+// formed in double and rounded once (the tensor-op path does all of it in float32).
 BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float* __restrict bnraw,
                                         const float* __restrict inv, const float* __restrict bngain, std::int64_t n,
                                         std::int64_t H, float* __restrict dx, float* __restrict dbngain,
@@ -122,17 +133,19 @@ BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float*
       sum_dy_raw[j] += static_cast<double>(dy[i * H + j]) * bnraw[i * H + j];
     }
   }
-  double* __restrict k = column_sums(2, H);
+  float* __restrict a = column_floats(0, H);
+  float* __restrict b = column_floats(1, H);
+  float* __restrict c = column_floats(2, H);
   for (std::int64_t j = 0; j < H; ++j) {
     dbnbias[j] = static_cast<float>(sum_dy[j]);
     dbngain[j] = static_cast<float>(sum_dy_raw[j]);
-    k[j] = static_cast<double>(bngain[j]) * inv[j] / nd;
-    sum_dy_raw[j] *= nd / (nd - 1.0);
+    const double k = static_cast<double>(bngain[j]) * inv[j];
+    a[j] = static_cast<float>(k);
+    b[j] = static_cast<float>(-k * sum_dy[j] / nd);
+    c[j] = static_cast<float>(-k * sum_dy_raw[j] / (nd - 1.0));
   }
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < H; ++j) {
-      dx[i * H + j] = static_cast<float>(k[j] * (nd * dy[i * H + j] - sum_dy[j] - sum_dy_raw[j] * bnraw[i * H + j]));
-    }
+    for (std::int64_t j = 0; j < H; ++j) dx[i * H + j] = a[j] * dy[i * H + j] + c[j] * bnraw[i * H + j] + b[j];
   }
 }
 
