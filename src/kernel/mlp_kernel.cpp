@@ -78,8 +78,9 @@ void linear_backward(const float* dout, const float* x, const float* W, std::int
 }
 
 // The loops below run row by row (contiguous, vectorizable) with per-column sums in double, and are
-// compiled twice, for AVX2 and for the baseline, the CPU choosing at load time. No fma contraction
-// (ISO C++ mode), so both versions round the same.
+// compiled three times, for AVX-512, AVX2 and the baseline, the CPU choosing at load time. This file
+// is compiled with -ffp-contract=off (src/CMakeLists.txt): GCC would otherwise fuse a*b+c into an fma
+// in the AVX-512 version, so every version rounds as the code is written, the same.
 #define BPN_KERNEL_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // Per-column double accumulators, allocated once per thread and width.

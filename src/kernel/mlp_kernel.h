@@ -1,8 +1,8 @@
 // The MLP's training step on raw memory (issue 14): one workspace allocated once, the fused forward,
 // the closed-form backward and the SGD update in a few passes over contiguous float32 arrays, the six
-// matmuls through the BLAS LibTorch links (its sgemm_, no dispatcher in between). The step's arrays are
-// allocated once; per step only the batch's indices are drawn as a tensor (at::randint, as the
-// tensor-op path draws them, so that both paths see the same batches).
+// matmuls through kernel/small_gemm.h (AVX-512) or the BLAS LibTorch links (its sgemm_, no dispatcher
+// in between). The step's arrays are allocated once; per step only the batch's indices are drawn as a
+// tensor (at::randint, as the tensor-op path draws them, so that both paths see the same batches).
 //
 // Chain of trust: autograd verifies the tensor-op backward (model/backward.h, `check`); the kernel is
 // verified against autograd of the same parameters and batch by the verdict rule (verify_step, the
