@@ -14,8 +14,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "data/dataset.h"
+#include "kernel/mlp_kernel.h"
+#include "kernel/small_gemm.h"
 #include "train/gpt_trainer.h"
 #include "train/trainer.h"
 #include "train/wavenet_trainer.h"
@@ -88,6 +91,54 @@ void BM_GPTStepAutograd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+// The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes), each
+// through OpenBLAS (blas_gemm) and, where it applies (B row-major, AVX-512), through small_gemm:
+//   build/release/bench/bench_step --benchmark_filter=BM_Product --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+struct Product {
+  const char* name;
+  bool ta, tb;
+  std::int64_t M, N, K;
+  float beta;
+};
+constexpr Product kProducts[] = {
+    {"hprebn = embcat @ W1 + b1 [32x30x200]", false, false, 32, 200, 30, 1.0f},
+    {"logits = h @ W2 + b2 [32x200x27]", false, false, 32, 27, 200, 1.0f},
+    {"dW2 = h^T @ dlogits [200x32x27]", true, false, 200, 27, 32, 0.0f},
+    {"dh = dlogits @ W2^T [32x27x200]", false, true, 32, 200, 27, 0.0f},
+    {"dW1 = embcat^T @ dhprebn [30x32x200]", true, false, 30, 200, 32, 0.0f},
+    {"dembcat = dhprebn @ W1^T [32x200x30]", false, true, 32, 30, 200, 0.0f},
+};
+
+void run_product(benchmark::State& st, bool small) {
+  const Product& p = kProducts[st.range(0)];
+  if (small && (p.tb || !bpn::kernel::have_small_gemm())) {
+    st.SkipWithError("small_gemm does not take this product here (B transposed, or no AVX-512)");
+    return;
+  }
+  std::vector<float> A(static_cast<std::size_t>(p.M * p.K), 0.5f), B(static_cast<std::size_t>(p.K * p.N), 0.25f),
+      C(static_cast<std::size_t>(p.M * p.N), 0.0f);
+  for (auto _ : st) {
+    if (small) {
+      bpn::kernel::small_gemm(p.ta, p.M, p.N, p.K, A.data(), p.ta ? p.M : p.K, B.data(), p.N, p.beta != 0.0f, C.data(),
+                              p.N);
+    } else {
+      bpn::kernel::blas_gemm(p.ta, p.tb, p.M, p.N, p.K, A.data(), B.data(), p.beta, C.data());
+    }
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetLabel(p.name);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(p.M * p.N * p.K), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void BM_ProductBlas(benchmark::State& st) { run_product(st, false); }
+void BM_ProductSmallGemm(benchmark::State& st) { run_product(st, true); }
+
+BENCHMARK(BM_ProductBlas)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);

@@ -12,17 +12,6 @@
 
 namespace bpn::kernel {
 
-namespace {
-
-// h = tanh(hpreact): libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
-void tanh_forward(const at::Tensor& x, at::Tensor& y) {
-  if (have_vector_tanh()) {
-    vector_tanh(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
-  } else {
-    at::tanh_out(y, x);
-  }
-}
-
 #ifdef BPNINJA_HAVE_BLAS
 // The Fortran BLAS interface of libblas.so.3 (LP64), the library LibTorch's own matmuls call.
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
@@ -30,15 +19,9 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* beta, float* c, const int* ldc);
 #endif
 
-// Row-major C[M, N] = op(A) @ op(B) + beta * C, where op(A) is [M, K] (A stored [K, M] when ta) and
-// op(B) is [K, N] (B stored [N, K] when tb). BLAS is column-major: it computes C^T = op(B)^T op(A)^T.
-// With AVX-512, the products whose B is row-major go to small_gemm (kernel/small_gemm.h).
-void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,
-          float* C) {
-  if (!tb && (beta == 0.0f || beta == 1.0f) && have_small_gemm()) {
-    small_gemm(ta, M, N, K, A, ta ? M : K, B, N, beta != 0.0f, C, N);
-    return;
-  }
+// BLAS is column-major: it computes C^T = op(B)^T op(A)^T, so sgemm_ gets the operands swapped.
+void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
+               float beta, float* C) {
 #ifdef BPNINJA_HAVE_BLAS
   const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
   const int lda = static_cast<int>(tb ? K : N), ldb = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
@@ -57,6 +40,30 @@ void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, cons
     c.addmm_(a, b);
   }
 #endif
+}
+
+namespace {
+
+// h = tanh(hpreact): libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
+void tanh_forward(const at::Tensor& x, at::Tensor& y) {
+  if (have_vector_tanh()) {
+    vector_tanh(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
+  } else {
+    at::tanh_out(y, x);
+  }
+}
+
+// With AVX-512, the products whose B is row-major and at most 32 columns wide (one panel of
+// small_gemm's) go to small_gemm (kernel/small_gemm.h), the rest to blas_gemm: that is where each
+// measured faster (`bench_step --benchmark_filter=BM_Product`: h @ W2 and h^T @ dlogits, 27 wide,
+// 3.5 and 4.1 us against OpenBLAS's 5.9 and 5.5; the 200-wide ones 4.1 and 4.0 against 3.6 and 2.9).
+void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,
+          float* C) {
+  if (!tb && N <= 32 && (beta == 0.0f || beta == 1.0f) && have_small_gemm()) {
+    small_gemm(ta, M, N, K, A, ta ? M : K, B, N, beta != 0.0f, C, N);
+  } else {
+    blas_gemm(ta, tb, M, N, K, A, B, beta, C);
+  }
 }
 
 // Forward line: loss = F.cross_entropy(logits, Yb); dlogits = (softmax(logits) - onehot(Yb)) / n.

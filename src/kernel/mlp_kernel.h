@@ -52,6 +52,12 @@ struct KernelTable {
 
 const KernelTable& kernel_functions();
 
+// Row-major C[M, N] = op(A) @ op(B) + beta * C through the BLAS LibTorch links (its sgemm_; at::mm where
+// the build found none), op(A) [M, K] (A stored [K, M] when ta), op(B) [K, N] (B stored [N, K] when tb).
+// The kernel's products that small_gemm does not take go here; bench_step times both.
+void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
+               float beta, float* C);
+
 class MlpStepKernel {
  public:
   // For the shapes of `p` (float32, CPU) and a batch of n rows; allocates the workspace once.

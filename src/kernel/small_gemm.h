@@ -1,11 +1,10 @@
 // Small single-precision matrix products for the MLP's training kernel (issue 14), written for
-// AVX-512. The kernel's six products are tiny (32 x 200 x 27 and the like), and OpenBLAS 0.3.21 runs
-// them at 47-108 GFLOP/s on this machine (the three with a side of 27 at 47-57) against a measured
-// peak of 174 GFLOP/s (two 16-lane FMAs a cycle). These run C in blocks of 8 rows by 32 columns, the
-// 16 accumulators in registers, for the products whose B is row-major (op(A) @ B and A^T @ B: the
-// forward's two and the backward's dW; measured 84-101 GFLOP/s). The backward's dx = dout @ W^T
-// stays with BLAS: a transposed B needs a transpose first, which cost about what it saved (2.4 us
-// per W, measured).
+// AVX-512: C in blocks of 8 rows by 32 columns, the 16 accumulators in registers, B row-major
+// (op(A) @ B and A^T @ B). OpenBLAS 0.3.21 runs the kernel's products with a side of 27 poorly on this
+// machine; small_gemm runs the two that are 27 columns wide (h @ W2, h^T @ dlogits) in 3.5 and 4.1 us
+// against 5.9 and 5.5 (`bench_step --benchmark_filter=BM_Product`), so the kernel takes those two from
+// here. On the 200-wide ones OpenBLAS is faster, and dout @ W^T needs a transposed B, which cost
+// about what it saved (2.4 us per W). This core's measured peak is 174 GFLOP/s.
 //
 // Arithmetic: each C[i, j] is accumulated in k order with one fused multiply-add per term, starting
 // from C[i, j] (accumulate) or from 0. The result is a correctly computed product with its own
