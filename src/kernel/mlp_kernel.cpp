@@ -90,21 +90,20 @@ void linear_backward(const float* dout, const float* x, const float* W, std::int
 // in the AVX-512 version, so every version rounds as the code is written, the same.
 #define BPN_KERNEL_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
 
-// Per-column double accumulators, allocated once per thread and width.
-double* column_sums(std::size_t slot, std::int64_t width) {
-  thread_local std::vector<double> buffers[3];
-  std::vector<double>& b = buffers[slot];
+// Per-column scratch, allocated once per thread, type and slot, grown to the widest asked for.
+template <typename T>
+T* column_buffer(std::size_t slot, std::int64_t width) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
   if (static_cast<std::int64_t>(b.size()) < width) b.resize(static_cast<std::size_t>(width));
-  std::fill(b.begin(), b.begin() + width, 0.0);
   return b.data();
 }
 
-// Per-column float constants, likewise.
-float* column_floats(std::size_t slot, std::int64_t width) {
-  thread_local std::vector<float> buffers[3];
-  std::vector<float>& b = buffers[slot];
-  if (static_cast<std::int64_t>(b.size()) < width) b.resize(static_cast<std::size_t>(width));
-  return b.data();
+// Per-column double accumulators, zeroed.
+double* column_sums(std::size_t slot, std::int64_t width) {
+  double* s = column_buffer<double>(slot, width);
+  std::fill(s, s + width, 0.0);
+  return s;
 }
 
 // db = dout.sum(0), summed in double.
@@ -141,9 +140,9 @@ BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float*
       sum_dy_raw[j] += static_cast<double>(dy[i * H + j]) * bnraw[i * H + j];
     }
   }
-  float* __restrict a = column_floats(0, H);
-  float* __restrict b = column_floats(1, H);
-  float* __restrict c = column_floats(2, H);
+  float* __restrict a = column_buffer<float>(0, H);
+  float* __restrict b = column_buffer<float>(1, H);
+  float* __restrict c = column_buffer<float>(2, H);
   for (std::int64_t j = 0; j < H; ++j) {
     dbnbias[j] = static_cast<float>(sum_dy[j]);
     dbngain[j] = static_cast<float>(sum_dy_raw[j]);

@@ -18,65 +18,51 @@ extern "C" __m128 _ZGVbN4v_expf(__m128);
 extern "C" __m256 _ZGVdN8v_expf(__m256);
 extern "C" __m512 _ZGVeN16v_expf(__m512);
 
-// 16 lanes: 6,400 elements in ~3.3 us against ~9 us with 8 lanes on this machine (Ice Lake).
-__attribute__((target("avx512f"))) void tanh_avx512(const float* x, float* y, std::int64_t size) {
+enum class Fn { kTanh, kExp };
+
+// Each width takes the blocks it can, then hands the rest to the next narrower one: 16 lanes, then 8,
+// then 4, then the scalar function. (16 lanes: tanh of 6,400 elements in ~3.3 us against ~9 us with 8
+// on this machine, Ice Lake.)
+void map_sse(Fn f, const float* x, float* y, std::int64_t size) {
   std::int64_t i = 0;
-  for (; i + 16 <= size; i += 16) _mm512_storeu_ps(y + i, _ZGVeN16v_tanhf(_mm512_loadu_ps(x + i)));
-  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::tanh(x[i]);
+  for (; i + 4 <= size; i += 4) {
+    const __m128 v = _mm_loadu_ps(x + i);
+    _mm_storeu_ps(y + i, f == Fn::kTanh ? _ZGVbN4v_tanhf(v) : _ZGVbN4v_expf(v));
+  }
+  for (; i < size; ++i) y[i] = f == Fn::kTanh ? std::tanh(x[i]) : std::exp(x[i]);
 }
 
-__attribute__((target("avx2"))) void tanh_avx2(const float* x, float* y, std::int64_t size) {
+__attribute__((target("avx2"))) void map_avx2(Fn f, const float* x, float* y, std::int64_t size) {
   std::int64_t i = 0;
-  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::tanh(x[i]);
+  for (; i + 8 <= size; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(y + i, f == Fn::kTanh ? _ZGVdN8v_tanhf(v) : _ZGVdN8v_expf(v));
+  }
+  map_sse(f, x + i, y + i, size - i);
 }
 
-void tanh_sse(const float* x, float* y, std::int64_t size) {
+__attribute__((target("avx512f"))) void map_avx512(Fn f, const float* x, float* y, std::int64_t size) {
   std::int64_t i = 0;
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_tanhf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::tanh(x[i]);
+  for (; i + 16 <= size; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    _mm512_storeu_ps(y + i, f == Fn::kTanh ? _ZGVeN16v_tanhf(v) : _ZGVeN16v_expf(v));
+  }
+  map_avx2(f, x + i, y + i, size - i);
 }
 
-__attribute__((target("avx512f"))) void exp_avx512(const float* x, float* y, std::int64_t size) {
-  std::int64_t i = 0;
-  for (; i + 16 <= size; i += 16) _mm512_storeu_ps(y + i, _ZGVeN16v_expf(_mm512_loadu_ps(x + i)));
-  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_expf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::exp(x[i]);
-}
-
-__attribute__((target("avx2"))) void exp_avx2(const float* x, float* y, std::int64_t size) {
-  std::int64_t i = 0;
-  for (; i + 8 <= size; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_expf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::exp(x[i]);
-}
-
-void exp_sse(const float* x, float* y, std::int64_t size) {
-  std::int64_t i = 0;
-  for (; i + 4 <= size; i += 4) _mm_storeu_ps(y + i, _ZGVbN4v_expf(_mm_loadu_ps(x + i)));
-  for (; i < size; ++i) y[i] = std::exp(x[i]);
+void map(Fn f, const float* x, float* y, std::int64_t n) {
+  static const auto impl = __builtin_cpu_supports("avx512f") ? map_avx512
+                           : __builtin_cpu_supports("avx2")  ? map_avx2
+                                                             : map_sse;
+  impl(f, x, y, n);
 }
 }  // namespace
 
 bool have_vector_tanh() { return true; }
 
-void vector_tanh(const float* x, float* y, std::int64_t n) {
-  static const auto impl = __builtin_cpu_supports("avx512f") ? tanh_avx512
-                           : __builtin_cpu_supports("avx2")  ? tanh_avx2
-                                                             : tanh_sse;
-  impl(x, y, n);
-}
+void vector_tanh(const float* x, float* y, std::int64_t n) { map(Fn::kTanh, x, y, n); }
 
-void vector_exp(const float* x, float* y, std::int64_t n) {
-  static const auto impl = __builtin_cpu_supports("avx512f") ? exp_avx512
-                           : __builtin_cpu_supports("avx2")  ? exp_avx2
-                                                             : exp_sse;
-  impl(x, y, n);
-}
+void vector_exp(const float* x, float* y, std::int64_t n) { map(Fn::kExp, x, y, n); }
 #else
 bool have_vector_tanh() { return false; }
 
