@@ -346,10 +346,13 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   }
   const double seconds = progress.seconds();
 
-  const train::BatchNormStats bn = train::calibrate_batchnorm(state.params, data.train);
-  const double train_loss = train::split_loss(state.params, bn, data.train);
-  const double dev_loss = train::split_loss(state.params, bn, data.dev);
-  const double test_loss = train::split_loss(state.params, bn, data.test);
+  // The kernel path evaluates on raw memory too (kernel/mlp_eval.h); --path ops with tensor ops.
+  const auto calibrate = step_kernel ? train::kernel_calibrate_batchnorm : train::calibrate_batchnorm;
+  const auto split_loss = step_kernel ? train::kernel_split_loss : train::split_loss;
+  const train::BatchNormStats bn = calibrate(state.params, data.train);
+  const double train_loss = split_loss(state.params, bn, data.train);
+  const double dev_loss = split_loss(state.params, bn, data.dev);
+  const double test_loss = split_loss(state.params, bn, data.test);
   save(bn);
   if (!a.out.empty()) {
     const auto dir = std::filesystem::path(a.out);

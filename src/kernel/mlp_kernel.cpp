@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel/loop_clones.h"
 #include "kernel/small_gemm.h"
 #include "kernel/vector_math.h"
 #include "model/config.h"
@@ -84,11 +85,8 @@ void linear_backward(const float* dout, const float* x, const float* W, std::int
   if (dx) gemm(/*ta=*/false, /*tb=*/true, n, in, out, dout, W, 0.0f, dx);  // [n, out] @ [out, in]
 }
 
-// The loops below run row by row (contiguous, vectorizable) with per-column sums in double, and are
-// compiled three times, for AVX-512, AVX2 and the baseline, the CPU choosing at load time. This file
-// is compiled with -ffp-contract=off (src/CMakeLists.txt): GCC would otherwise fuse a*b+c into an fma
-// in the AVX-512 version, so every version rounds as the code is written, the same.
-#define BPN_KERNEL_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
+// The loops below run row by row (contiguous, vectorizable) with per-column sums in double, compiled
+// for AVX-512, AVX2 and the baseline without fma contraction (kernel/loop_clones.h).
 
 // Per-column scratch, allocated once per thread, type and slot, grown to the widest asked for.
 template <typename T>

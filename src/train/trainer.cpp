@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernel/mlp_eval.h"
 #include "util/errors.h"
 
 namespace bpn::train {
@@ -198,6 +199,15 @@ BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Spli
     squares += (bndiff * bndiff).sum({0}, true);
   }
   return {bnmean, (squares / static_cast<double>(n - 1)).to(params.W1.scalar_type())};
+}
+
+BatchNormStats kernel_calibrate_batchnorm(const model::Params& params, const data::Split& split) {
+  kernel::BatchNormMoments m = kernel::calibrate_batchnorm(params, split.X.contiguous());
+  return {m.mean, m.var};
+}
+
+double kernel_split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split) {
+  return kernel::mean_loss(params, stats.bnmean, stats.bnvar, split.X.contiguous(), split.Y.contiguous());
 }
 
 at::Tensor inference_logits(const model::Params& p, const BatchNormStats& stats, const at::Tensor& X) {

@@ -100,6 +100,11 @@ BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Spli
 // Cross-entropy over a whole split with fixed BatchNorm statistics (inference). NaN if the split is empty.
 double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
 
+// The same two on raw memory (kernel/mlp_eval.h), float32 parameters only: what `train` reports on its
+// default (kernel) path, ~8x faster (README, Speed). The tensor-op versions above are their reference.
+BatchNormStats kernel_calibrate_batchnorm(const model::Params& params, const data::Split& split);
+double kernel_split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
+
 // The logits for given contexts [m, block_size] with fixed BatchNorm statistics.
 at::Tensor inference_logits(const model::Params& params, const BatchNormStats& stats, const at::Tensor& X);
 
