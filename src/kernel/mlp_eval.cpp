@@ -48,7 +48,8 @@ void hprebn_rows(const model::Params& p, const Shapes& s, const std::int64_t* X,
                  float* hprebn) {
   const float* C = p.C.data_ptr<float>();
   for (std::int64_t r = 0; r < m * s.T; ++r) std::memcpy(embcat + r * s.E, C + X[r] * s.E, sizeof(float) * s.E);
-  for (std::int64_t i = 0; i < m; ++i) std::memcpy(hprebn + i * s.H, p.b1.data_ptr<float>(), sizeof(float) * s.H);
+  const float* b1 = p.b1.data_ptr<float>();
+  for (std::int64_t i = 0; i < m; ++i) std::memcpy(hprebn + i * s.H, b1, sizeof(float) * s.H);
   blas_gemm(false, false, m, s.H, s.T * s.E, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);
 }
 

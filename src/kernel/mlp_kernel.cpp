@@ -286,13 +286,15 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   const float* C = p.C.data_ptr<float>();
   // ---- forward ----
   for (std::int64_t r = 0; r < n * T_; ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);  // C[Xb]
-  for (std::int64_t i = 0; i < n; ++i) std::memcpy(hprebn + i * H, p.b1.data_ptr<float>(), sizeof(float) * H);
+  const float* b1 = p.b1.data_ptr<float>();
+  for (std::int64_t i = 0; i < n; ++i) std::memcpy(hprebn + i * H, b1, sizeof(float) * H);
   gemm(false, false, n, H, TE, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);  // embcat @ W1 + b1
   k.batchnorm_forward(hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, mean_.data_ptr<float>(),
                       var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
                       hpreact_.data_ptr<float>());
   tanh_forward(hpreact_, h_);
-  for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, p.b2.data_ptr<float>(), sizeof(float) * V);
+  const float* b2 = p.b2.data_ptr<float>();
+  for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, b2, sizeof(float) * V);
   gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
   // softmax and cross-entropy: probs = exp(logits - rowmax), all n*V exps in one vector call, then
   // each row's sum (in double) normalises it and gives loss_i = log(sum) + max - logit of the target.
