@@ -5,6 +5,9 @@
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
 //   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
 //                    (the lecture's config: batch 32, n_hidden 128, block 8)
+//   BM_EvaluateKernel / BM_EvaluateOps  what `train` does after the loop: calibrate BatchNorm over the
+//                    training split, then the train, dev and test losses; raw memory (kernel/mlp_eval.h)
+//                    vs the tensor-op reference (train::calibrate_batchnorm, train::split_loss)
 // Both draw their batch from g like the trainer. Report the ratio of their times.
 // `--benchmark_filter=WaveNet` runs only the WaveNet pair (the --arch of the benchmarks).
 //   build/release/bench/bench_step --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -68,6 +71,24 @@ void BM_StepKernel(benchmark::State& st) {
   bpn::kernel::MlpStepKernel k(state.params, cfg.batch_size);
   for (auto _ : st) benchmark::DoNotOptimize(bpn::train::kernel_step(state, cfg, dataset().train, k));
   st.SetItemsProcessed(st.iterations());
+}
+
+// After-training evaluation of the init's parameters (the cost does not depend on the values).
+template <typename Calibrate, typename SplitLoss>
+void run_evaluation(benchmark::State& st, Calibrate calibrate, SplitLoss split_loss) {
+  const auto state = bpn::train::init_state(bpn::train::TrainConfig{}, dataset());
+  const bpn::data::Dataset& d = dataset();
+  for (auto _ : st) {
+    const bpn::train::BatchNormStats bn = calibrate(state.params, d.train);
+    benchmark::DoNotOptimize(split_loss(state.params, bn, d.train) + split_loss(state.params, bn, d.dev) +
+                             split_loss(state.params, bn, d.test));
+  }
+}
+void BM_EvaluateKernel(benchmark::State& st) {
+  run_evaluation(st, bpn::train::kernel_calibrate_batchnorm, bpn::train::kernel_split_loss);
+}
+void BM_EvaluateOps(benchmark::State& st) {
+  run_evaluation(st, bpn::train::calibrate_batchnorm, bpn::train::split_loss);
 }
 
 void BM_StepAutograd(benchmark::State& st) {
@@ -142,6 +163,8 @@ BENCHMARK(BM_ProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EvaluateKernel)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EvaluateOps)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTStepManual)->Unit(benchmark::kMicrosecond);
