@@ -283,20 +283,10 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   std::unique_ptr<kernel::MlpStepKernel> step_kernel;
   if (a.path != "ops" && kernel_ok) step_kernel = std::make_unique<kernel::MlpStepKernel>(state.params, cfg.batch_size);
 
-  std::int64_t last_saved = -1;
-  auto where_last_good = [&] {
-    return last_saved >= 0 ? "the last good checkpoint, step " + std::to_string(last_saved) + ", is in " + a.out
-                           : std::string("no checkpoint was written (use --out DIR)");
-  };
-  // Only finite parameters are saved: an update after a finite loss can still overflow them.
+  train::RunGuard guard(a.out);
   auto save = [&](const train::BatchNormStats& bn) {
-    if (a.out.empty()) return;
-    if (!train::all_finite(state.params)) {
-      throw train::TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(state.step) + "; " +
-                                   where_last_good() + "; lower --lr");
-    }
-    train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn));
-    last_saved = state.step;
+    guard.save(state.step, state.params.named(),
+               [&] { train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn)); });
   };
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
@@ -329,12 +319,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
                                      " the step is not what autograd computes: " + check.detail);
       }
     }
-    if (!std::isfinite(loss)) {
-      char lr[32];
-      std::snprintf(lr, sizeof lr, "%g", cfg.lr_at(step));
-      throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
-                                   std::to_string(step) + " (lr " + lr + "); " + where_last_good() + "; lower --lr");
-    }
+    guard.check_loss(loss, step, cfg.lr_at(step));
     if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save({});  // for --resume
     progress.update(state.step, state.losses);
   }

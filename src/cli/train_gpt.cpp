@@ -54,11 +54,8 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     s = train::init_gpt(cfg, data);
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
-  auto save = [&] {
-    if (a.out.empty()) return;
-    train::require_finite(s.net.parameters(), s.step);
-    train::save_gpt_checkpoint(a.out, s, cfg, data);
-  };
+  train::RunGuard guard(a.out);
+  auto save = [&] { guard.save(s.step, s.net.parameters(), [&] { train::save_gpt_checkpoint(a.out, s, cfg, data); }); };
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
   util::StopOnSignal stop;
@@ -86,8 +83,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
       };
     }
     const float loss = train::gpt_manual_step(s, cfg, inspect);
-    if (!std::isfinite(loss))
-      throw train::TrainingFailure("the loss became non-finite at step " + std::to_string(step));
+    guard.check_loss(loss, step, cfg.adamw.lr);
     if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
     if (step % 500 == 0) {
       char line[96];

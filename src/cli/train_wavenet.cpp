@@ -52,10 +52,9 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   out << "WaveNet: " << s.net.numel() << " parameters\n";
+  train::RunGuard guard(a.out);
   auto save = [&] {
-    if (a.out.empty()) return;
-    train::require_finite(s.net.parameters(), s.step);
-    train::save_wavenet_checkpoint(a.out, s, cfg, data);
+    guard.save(s.step, s.net.parameters(), [&] { train::save_wavenet_checkpoint(a.out, s, cfg, data); });
   };
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
@@ -85,10 +84,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
       };
     }
     const float loss = train::wavenet_manual_step(s, cfg, data.train, inspect);
-    if (!std::isfinite(loss)) {
-      throw train::TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
-                                   std::to_string(step) + "; lower --lr");
-    }
+    guard.check_loss(loss, step, cfg.lr_at(step));
     if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
     if (step % 10000 == 0) {  // the lecture's print: f'{i:7d}/{max_steps:7d}: {loss.item():.4f}'
       char line[64];

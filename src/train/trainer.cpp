@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "kernel/mlp_eval.h"
 #include "util/errors.h"
@@ -243,12 +244,27 @@ std::vector<CurvePoint> loss_curve(const std::vector<float>& losses, std::int64_
   return curve;
 }
 
-void require_finite(const std::vector<std::pair<std::string, at::Tensor*>>& parameters, std::int64_t step) {
+void RunGuard::require_finite(std::int64_t step,
+                              const std::vector<std::pair<std::string, at::Tensor*>>& parameters) const {
   for (const auto& [name, p] : parameters) {
     if (!at::isfinite(*p).all().item<bool>()) {
-      throw TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(step) + "; lower --lr");
+      throw TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(step) + " (" + name + "); " +
+                            where_last_good() + "; lower --lr");
     }
   }
+}
+
+void RunGuard::check_loss(float loss, std::int64_t step, double lr) const {
+  if (std::isfinite(loss)) return;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%g", lr);
+  throw TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
+                        std::to_string(step) + " (lr " + rate + "); " + where_last_good() + "; lower --lr");
+}
+
+std::string RunGuard::where_last_good() const {
+  return last_saved_ >= 0 ? "the last good checkpoint, step " + std::to_string(last_saved_) + ", is in " + out_dir_
+                          : std::string("no checkpoint was written (use --out DIR)");
 }
 
 }  // namespace bpn::train

@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -123,8 +124,32 @@ class TrainingFailure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Before a checkpoint is written: throws TrainingFailure ("the parameters became Inf or NaN by step N;
-// lower --lr") unless every parameter is finite, so that only good checkpoints are ever written.
-void require_finite(const std::vector<std::pair<std::string, at::Tensor*>>& parameters, std::int64_t step);
+// What the three training commands (MLP, WaveNet, GPT) do around their steps, in one place: a
+// checkpoint is written only when every parameter is finite, the last one written is remembered, and a
+// run that goes non-finite stops with one line that names the step, the learning rate, where the last
+// good checkpoint is and what to do, e.g. "the loss became NaN at step 1 (lr 1e+25); the last good
+// checkpoint, step 0, is in runs/x; lower --lr".
+class RunGuard {
+ public:
+  explicit RunGuard(std::string out_dir) : out_dir_(std::move(out_dir)) {}
+  // With an --out directory: throws TrainingFailure unless every parameter is finite (an update after a
+  // finite loss can still overflow them), then calls write() and remembers `step`. Without, nothing.
+  template <typename Write>
+  void save(std::int64_t step, const std::vector<std::pair<std::string, at::Tensor*>>& parameters, Write&& write) {
+    if (out_dir_.empty()) return;
+    require_finite(step, parameters);
+    write();
+    last_saved_ = step;
+  }
+  // Throws TrainingFailure if `loss` (of the step `step`, taken with learning rate `lr`) is NaN or Inf.
+  void check_loss(float loss, std::int64_t step, double lr) const;
+  // "the last good checkpoint, step N, is in DIR" or "no checkpoint was written (use --out DIR)"
+  std::string where_last_good() const;
+
+ private:
+  void require_finite(std::int64_t step, const std::vector<std::pair<std::string, at::Tensor*>>& parameters) const;
+  std::string out_dir_;
+  std::int64_t last_saved_ = -1;
+};
 
 }  // namespace bpn::train

@@ -447,5 +447,39 @@ TEST(GPTTraining, ResumeIsBitIdenticalToAnUninterruptedRunAndSampleReadsIt) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// A run that diverges stops as the MLP's does (train::RunGuard): exit 1, one line naming NaN or Inf,
+// the step, the learning rate, the last good checkpoint and "lower --lr"; the checkpoint it names is on
+// disk, at that step, with finite parameters. lr 1e25 overflows the parameters within a few steps.
+TEST(LayerTraining, DivergenceStopsWithOneLineNamingTheLastGoodCheckpoint) {
+  BPN_REQUIRE_NAMES(d);
+  const std::string data = bpn::testing::names_path();
+  for (const std::string arch : {"wavenet", "gpt"}) {
+    const fs::path dir = scratch("diverge_" + arch);
+    std::vector<std::string> args = {"train",   "--arch", arch,        "--data", data,
+                                     "--steps", "20",     "--lr",      "1e25",   "--checkpoint-every",
+                                     "1",       "--out",  dir.string()};
+    if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16", "--batch-size", "8"});
+    const auto r = bpn::testing::run_cli(args);
+    EXPECT_EQ(r.status, 1) << arch << ": " << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << arch << ": " << r.err;
+    EXPECT_TRUE(r.err.find("NaN") != std::string::npos || r.err.find("Inf") != std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("lr 1e+25"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("lower --lr"), std::string::npos) << r.err;
+    const auto pos = r.err.find("the last good checkpoint, step ");
+    ASSERT_NE(pos, std::string::npos) << r.err;
+    const std::int64_t step = std::stoll(r.err.substr(pos + std::string("the last good checkpoint, step ").size()));
+    EXPECT_LT(step, 20) << r.err;
+    if (arch == "wavenet") {
+      WaveNetCheckpoint c = load_wavenet_checkpoint(dir.string());
+      EXPECT_EQ(c.state.step, step);
+      for (const auto& [name, p] : c.state.net.parameters()) EXPECT_TRUE(at::isfinite(*p).all().item<bool>()) << name;
+    } else {
+      GPTCheckpoint c = load_gpt_checkpoint(dir.string());
+      EXPECT_EQ(c.state.step, step);
+      for (const auto& [name, p] : c.state.net.parameters()) EXPECT_TRUE(at::isfinite(*p).all().item<bool>()) << name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bpn::train
