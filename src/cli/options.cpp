@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "train/curve_io.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 
@@ -86,6 +87,16 @@ std::string interrupted_line(const std::string& signal_name, std::int64_t step, 
   return head + "; checkpoint written to " + out_dir + "; continue with: bpninja train --data " + shell_word(data) +
          " --resume " + shell_word(out_dir) + " --out " + shell_word(out_dir) + " --steps " + std::to_string(steps) +
          "\n";
+}
+
+void write_loss_files(const std::string& out_dir, const std::vector<float>& losses, std::int64_t chunk,
+                      std::ostream& err) {
+  if (out_dir.empty()) return;
+  const auto dir = std::filesystem::path(out_dir);
+  const auto csv = (dir / "loss.csv").string();
+  train::write_loss_csv(csv, train::loss_curve(losses, chunk));
+  const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
+  if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
 }
 
 }  // namespace bpn::cli

@@ -4,7 +4,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
+#include <vector>
 
 namespace bpn::cli {
 
@@ -23,6 +25,11 @@ void prepare_outputs(const std::string& out_dir, const std::string& file, const 
 // the checkpoint is and the exact command that continues the run (or that nothing was saved).
 std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
                              const std::string& out_dir, const std::string& data);
+
+// With --out DIR (if given): DIR/loss.csv, log10 of the loss averaged per `chunk` steps as the notebook
+// plots it, and DIR/loss.png drawn from it by gnuplot; a plot that cannot be made is a warning on err.
+void write_loss_files(const std::string& out_dir, const std::vector<float>& losses, std::int64_t chunk,
+                      std::ostream& err);
 
 // A seed: a whole number from 0 to 2^64-1, digits only (CLI11 would wrap "-1" to 2^64-1).
 std::uint64_t parse_seed(const std::string& option, const std::string& text);

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <ostream>
@@ -19,7 +18,6 @@
 #include "cli/train_gpt.h"
 #include "cli/train_wavenet.h"
 #include "train/checkpoint.h"
-#include "train/curve_io.h"
 #include "train/trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
@@ -339,13 +337,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   const double dev_loss = split_loss(state.params, bn, data.dev);
   const double test_loss = split_loss(state.params, bn, data.test);
   save(bn);
-  if (!a.out.empty()) {
-    const auto dir = std::filesystem::path(a.out);
-    const auto csv = (dir / "loss.csv").string();
-    train::write_loss_csv(csv, train::loss_curve(state.losses));
-    const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
-    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
-  }
+  write_loss_files(a.out, state.losses, 1000, err);
 
   char line[256];
   std::snprintf(line, sizeof line, "train %.4f | dev %.4f | test %.4f  (the lecture: train 2.0705, val 2.1099)\n",

@@ -5,14 +5,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "train/checkpoint_file.h"
-#include "train/curve_io.h"
 #include "train/gpt_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
@@ -130,12 +128,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     out << line;
     j["twin"] = {{"val_loss", twin_val}, {"seconds", twin_seconds}};
   }
-  if (!a.out.empty()) {
-    const auto csv = (std::filesystem::path(a.out) / "loss.csv").string();
-    train::write_loss_csv(csv, train::loss_curve(s.losses, 100));
-    const std::string problem = train::plot_loss_png(csv, (std::filesystem::path(a.out) / "loss.png").string());
-    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
-  }
+  write_loss_files(a.out, s.losses, 100, err);
   if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
   return kExitOk;
 }

@@ -5,13 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "train/curve_io.h"
 #include "train/trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
@@ -116,13 +114,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
                   static_cast<long long>(verified), worst_ratio, worst_row.c_str());
     out << line;
   }
-  if (!a.out.empty()) {
-    const auto dir = std::filesystem::path(a.out);
-    const auto csv = (dir / "loss.csv").string();
-    train::write_loss_csv(csv, train::loss_curve(s.losses));
-    const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
-    if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
-  }
+  write_loss_files(a.out, s.losses, 1000, err);
   if (!a.json.empty()) {
     nlohmann::json j = {
         {"arch", "wavenet"},  {"train_loss", train_loss},    {"val_loss", val_loss},         {"steps", a.steps},
