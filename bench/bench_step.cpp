@@ -1,14 +1,16 @@
 // One full training step (n_hidden 200, batch 32, the notebook's data and initialisation):
 //   BM_StepManual    fused forward + hand-derived backward + SGD update, no autograd
 //   BM_StepAutograd  the same forward, loss.backward(), the same update
+//   BM_StepKernel    the same step on raw memory (kernel/mlp_kernel.h): what `train` runs
+//   BM_ProductBlas/N, BM_ProductSmallGemm/N  the kernel's six products through OpenBLAS and small_gemm
 //   BM_GPTStepManual / BM_GPTStepAutograd  makemore's Transformer: manual backward + AdamW by hand vs
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
 //   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
 //                    (the lecture's config: batch 32, n_hidden 128, block 8)
+// Both draw their batch from g like the trainer. Report the ratio of their times.
 //   BM_EvaluateKernel / BM_EvaluateOps  what `train` does after the loop: calibrate BatchNorm over the
 //                    training split, then the train, dev and test losses; raw memory (kernel/mlp_eval.h)
 //                    vs the tensor-op reference (train::calibrate_batchnorm, train::split_loss)
-// Both draw their batch from g like the trainer. Report the ratio of their times.
 // `--benchmark_filter=WaveNet` runs only the WaveNet pair (the --arch of the benchmarks).
 //   build/release/bench/bench_step --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <ATen/Parallel.h>

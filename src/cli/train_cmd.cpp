@@ -281,7 +281,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
   std::unique_ptr<kernel::MlpStepKernel> step_kernel;
   if (a.path != "ops" && kernel_ok) step_kernel = std::make_unique<kernel::MlpStepKernel>(state.params, cfg.batch_size);
 
-  train::RunGuard guard(a.out);
+  train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : state.step);
   auto save = [&](const train::BatchNormStats& bn) {
     guard.save(state.step, state.params.named(),
                [&] { train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn)); });

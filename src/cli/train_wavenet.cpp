@@ -50,7 +50,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   out << "WaveNet: " << s.net.numel() << " parameters\n";
-  train::RunGuard guard(a.out);
+  train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : s.step);
   auto save = [&] {
     guard.save(s.step, s.net.parameters(), [&] { train::save_wavenet_checkpoint(a.out, s, cfg, data); });
   };

@@ -116,8 +116,9 @@ double mean_loss(const model::Params& p, const at::Tensor& bnmean, const at::Ten
   const Shapes s = shapes_of(p, X);
   const std::int64_t n = X.size(0);
   if (n == 0) return std::nan("");
-  if (Y.dim() != 1 || Y.size(0) != n || Y.scalar_type() != at::kLong || !Y.is_contiguous()) {
-    throw InputError("the evaluation kernel needs targets as a contiguous int64 tensor [" + std::to_string(n) + "]");
+  if (Y.dim() != 1 || Y.size(0) != n || Y.scalar_type() != at::kLong || !Y.is_contiguous() || !Y.device().is_cpu()) {
+    throw InputError("the evaluation kernel needs targets as a contiguous int64 CPU tensor [" + std::to_string(n) +
+                     "]");
   }
   for (std::int64_t k = 0; k < n; ++k) {
     const std::int64_t t = Y.data_ptr<std::int64_t>()[k];

@@ -248,22 +248,29 @@ void RunGuard::require_finite(std::int64_t step,
                               const std::vector<std::pair<std::string, at::Tensor*>>& parameters) const {
   for (const auto& [name, p] : parameters) {
     if (!at::isfinite(*p).all().item<bool>()) {
-      throw TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(step) + " (" + name + "); " +
-                            where_last_good() + "; lower --lr");
+      const std::string lr = lr_text();
+      throw TrainingFailure("the parameters became Inf or NaN by step " + std::to_string(step) + " (" + name +
+                            (lr.empty() ? "" : ", " + lr) + "); " + where_last_good() + "; lower --lr");
     }
   }
 }
 
-void RunGuard::check_loss(float loss, std::int64_t step, double lr) const {
+void RunGuard::check_loss(float loss, std::int64_t step, double lr) {
+  last_lr_ = lr;
   if (std::isfinite(loss)) return;
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%g", lr);
   throw TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
-                        std::to_string(step) + " (lr " + rate + "); " + where_last_good() + "; lower --lr");
+                        std::to_string(step) + " (" + lr_text() + "); " + where_last_good() + "; lower --lr");
+}
+
+std::string RunGuard::lr_text() const {
+  if (last_lr_ < 0.0) return "";
+  char rate[40];
+  std::snprintf(rate, sizeof rate, "lr %g", last_lr_);
+  return rate;
 }
 
 std::string RunGuard::where_last_good() const {
-  return last_saved_ >= 0 ? "the last good checkpoint, step " + std::to_string(last_saved_) + ", is in " + out_dir_
+  return last_saved_ >= 0 ? "the last good checkpoint, step " + std::to_string(last_saved_) + ", is in " + last_dir_
                           : std::string("no checkpoint was written (use --out DIR)");
 }
 

@@ -102,7 +102,7 @@ BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Spli
 double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
 
 // The same two on raw memory (kernel/mlp_eval.h), float32 parameters only: what `train` reports on its
-// default (kernel) path, ~8x faster (README, Speed). The tensor-op versions above are their reference.
+// default (kernel) path, ~4x faster (README, Speed). The tensor-op versions above are their reference.
 BatchNormStats kernel_calibrate_batchnorm(const model::Params& params, const data::Split& split);
 double kernel_split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
 
@@ -125,13 +125,16 @@ class TrainingFailure : public std::runtime_error {
 };
 
 // What the three training commands (MLP, WaveNet, GPT) do around their steps, in one place: a
-// checkpoint is written only when every parameter is finite, the last one written is remembered, and a
-// run that goes non-finite stops with one line that names the step, the learning rate, where the last
-// good checkpoint is and what to do, e.g. "the loss became NaN at step 1 (lr 1e+25); the last good
-// checkpoint, step 0, is in runs/x; lower --lr".
+// checkpoint is written only when every parameter is finite, the last good one is remembered (the one
+// a run resumed from, until it writes its own), and a run that goes non-finite stops with one line that
+// names the step, the learning rate of the last step, where the last good checkpoint is and what to
+// do, e.g. "the loss became NaN at step 1 (lr 1e+25); the last good checkpoint, step 1, is in runs/x;
+// lower --lr".
 class RunGuard {
  public:
-  explicit RunGuard(std::string out_dir) : out_dir_(std::move(out_dir)) {}
+  // out_dir: --out (empty: no checkpoints). resumed_dir / resumed_step: the checkpoint --resume read.
+  explicit RunGuard(std::string out_dir, std::string resumed_dir = "", std::int64_t resumed_step = -1)
+      : out_dir_(std::move(out_dir)), last_dir_(std::move(resumed_dir)), last_saved_(resumed_step) {}
   // With an --out directory: throws TrainingFailure unless every parameter is finite (an update after a
   // finite loss can still overflow them), then calls write() and remembers `step`. Without, nothing.
   template <typename Write>
@@ -139,17 +142,21 @@ class RunGuard {
     if (out_dir_.empty()) return;
     require_finite(step, parameters);
     write();
+    last_dir_ = out_dir_;
     last_saved_ = step;
   }
-  // Throws TrainingFailure if `loss` (of the step `step`, taken with learning rate `lr`) is NaN or Inf.
-  void check_loss(float loss, std::int64_t step, double lr) const;
+  // After each step: throws TrainingFailure if `loss` (of the step `step`, taken with learning rate
+  // `lr`) is NaN or Inf; remembers lr for the message of a later overflow of the parameters.
+  void check_loss(float loss, std::int64_t step, double lr);
   // "the last good checkpoint, step N, is in DIR" or "no checkpoint was written (use --out DIR)"
   std::string where_last_good() const;
 
  private:
   void require_finite(std::int64_t step, const std::vector<std::pair<std::string, at::Tensor*>>& parameters) const;
-  std::string out_dir_;
+  std::string lr_text() const;  // "lr X" after a step, else ""
+  std::string out_dir_, last_dir_;
   std::int64_t last_saved_ = -1;
+  double last_lr_ = -1.0;
 };
 
 }  // namespace bpn::train

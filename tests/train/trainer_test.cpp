@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "cli/cli.h"
@@ -300,6 +301,40 @@ TEST(TrainCli, DivergenceStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   const auto s = run_cli({"sample", "--model", (dir / "run").string()});
   EXPECT_EQ(s.status, cli::kExitBadInput);
   EXPECT_NE(s.err.find("no BatchNorm statistics"), std::string::npos) << s.err;
+}
+
+// RunGuard's lines for the cases the CLI tests cannot reach cheaply: a run resumed from another
+// directory that diverges before writing its own checkpoint, and parameters that overflow.
+TEST(RunGuard, NamesTheResumedCheckpointTheLearningRateAndTheParameter) {
+  RunGuard guard("runs/new", "runs/old", 200);
+  EXPECT_EQ(guard.where_last_good(), "the last good checkpoint, step 200, is in runs/old");
+  EXPECT_NO_THROW(guard.check_loss(2.5f, 200, 0.01));
+  try {
+    guard.check_loss(std::numeric_limits<float>::infinity(), 201, 0.01);
+    ADD_FAILURE() << "an Inf loss must stop the run";
+  } catch (const TrainingFailure& e) {
+    EXPECT_EQ(
+        std::string(e.what()),
+        "the loss became Inf at step 201 (lr 0.01); the last good checkpoint, step 200, is in runs/old; lower --lr");
+  }
+  at::Tensor good = at::ones({2}), bad = at::full({2}, std::nan(""));
+  int writes = 0;
+  guard.save(210, {{"W1", &good}}, [&] { ++writes; });
+  EXPECT_EQ(writes, 1);
+  EXPECT_EQ(guard.where_last_good(), "the last good checkpoint, step 210, is in runs/new");
+  try {
+    guard.save(220, {{"W1", &good}, {"b2", &bad}}, [&] { ++writes; });
+    ADD_FAILURE() << "non-finite parameters must not be saved";
+  } catch (const TrainingFailure& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "the parameters became Inf or NaN by step 220 (b2, lr 0.01); the last good checkpoint, step 210, is in "
+              "runs/new; lower --lr");
+  }
+  EXPECT_EQ(writes, 1);
+  RunGuard no_out("");
+  no_out.save(5, {{"b2", &bad}}, [&] { ++writes; });  // no --out: nothing checked, nothing written
+  EXPECT_EQ(writes, 1);
+  EXPECT_EQ(no_out.where_last_good(), "no checkpoint was written (use --out DIR)");
 }
 
 TEST(TrainCli, NanLossWithoutOutSaysNoCheckpointWasWritten) {
