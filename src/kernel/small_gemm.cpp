@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -21,6 +22,12 @@ void reference_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int6
       for (std::int64_t k = 0; k < K; ++k) c += (a_transposed ? A[k * lda + i] : A[i * lda + k]) * B[k * ldb + j];
       C[i * ldc + j] = c;
     }
+  }
+}
+void reference_transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t lds, float* dst,
+                         std::int64_t ldd) {
+  for (std::int64_t r = 0; r < R; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) dst[c * ldd + r] = src[r * lds + c];
   }
 }
 }  // namespace
@@ -78,7 +85,71 @@ __mmask16 first_lanes(std::int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
+// One block: dst[c, r] = src[r, c] for r < rows, c < cols (both at most 16). Rows are loaded masked to
+// `cols` lanes (zeros past them), the 16 x 16 tile is transposed in four rounds of shuffles (pairs of
+// floats, pairs of pairs, 128-bit lanes twice), and `cols` rows are stored masked to `rows` lanes.
+// GCC 12's unpack intrinsics pass _mm512_undefined_ps() as their unused merge source, which -Wuninitialized
+// reports once they are inlined here; nothing uninitialized is read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void transpose_block(const float* src, std::int64_t lds, float* dst,
+                                                        std::int64_t ldd, int rows, int cols) {
+  const __mmask16 load = first_lanes(cols), store = first_lanes(rows);
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * lds) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+  for (int c = 0; c < cols; ++c) _mm512_mask_storeu_ps(dst + c * ldd, store, r[c]);
+}
+#pragma GCC diagnostic pop
+
 }  // namespace
+
+void transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t lds, float* dst, std::int64_t ldd) {
+  if (!have_small_gemm()) {
+    reference_transpose(R, C, src, lds, dst, ldd);
+    return;
+  }
+  for (std::int64_t r0 = 0; r0 < R; r0 += 16) {
+    for (std::int64_t c0 = 0; c0 < C; c0 += 16) {
+      transpose_block(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd,
+                      static_cast<int>(std::min<std::int64_t>(16, R - r0)),
+                      static_cast<int>(std::min<std::int64_t>(16, C - c0)));
+    }
+  }
+}
+
+void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
+  thread_local std::vector<float> AT, CT;
+  AT.resize(static_cast<std::size_t>(K * M));
+  CT.resize(static_cast<std::size_t>(N * M));
+  transpose(M, K, A, K, AT.data(), M);                                  // A^T [K, M]
+  small_gemm(false, N, M, K, B, K, AT.data(), M, false, CT.data(), M);  // C^T = B @ A^T [N, M]
+  transpose(N, M, CT.data(), M, C, N);                                  // C [M, N]
+}
 
 bool have_small_gemm() {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
@@ -105,6 +176,20 @@ void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t 
 }
 #else
 bool have_small_gemm() { return false; }
+
+void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
+  for (std::int64_t i = 0; i < M; ++i) {
+    for (std::int64_t j = 0; j < N; ++j) {
+      float c = 0.0f;
+      for (std::int64_t k = 0; k < K; ++k) c += A[i * K + k] * B[j * K + k];
+      C[i * N + j] = c;
+    }
+  }
+}
+
+void transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t lds, float* dst, std::int64_t ldd) {
+  reference_transpose(R, C, src, lds, dst, ldd);
+}
 
 void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
                 const float* B, std::int64_t ldb, bool accumulate, float* C, std::int64_t ldc) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernel/small_gemm.h"
 #include "layers/batchnorm1d.h"
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
@@ -724,6 +725,18 @@ std::vector<Mutant> build() {
       }
     };
   });
+  kern("kernel linear_backward: dx^T = W @ dout^T left untransposed", "linear_backward", BugClass::kTransposed,
+       [](auto& t) {
+         t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx,
+                                float* dW) {
+           kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, nullptr, dW);
+           if (dx) {  // the kernel's (W @ dout^T)^T with the last transpose forgotten: [in, n] laid into [n, in]
+             std::vector<float> doutT(static_cast<std::size_t>(out * n));
+             kernel::transpose(n, out, dout, out, doutT.data(), n);
+             kernel::small_gemm(false, in, n, out, W, out, doutT.data(), n, false, dx, n);
+           }
+         };
+       });
   kern("kernel linear_backward: dW written transposed", "linear_backward", BugClass::kTransposed, [](auto& t) {
     t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx, float* dW) {
       kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, dx, dW);

@@ -59,5 +59,60 @@ TEST(SmallGemm, EveryBlockShapeIsWithinTheFloat32DotProductBound) {
   if (!have_small_gemm()) GTEST_LOG_(INFO) << "no AVX-512 here: small_gemm ran its plain loops";
 }
 
+// A @ B^T as the kernel's dout @ W^T forms it (two transposes around small_gemm), under the same bound.
+TEST(SmallGemm, ATimesBTransposedIsWithinTheFloat32DotProductBound) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  const double u = std::ldexp(1.0, -24);
+  int checked = 0;
+  for (const std::int64_t M : {1, 2, 15, 16, 17, 27, 32}) {
+    for (const std::int64_t N : {1, 16, 27, 30, 33, 200}) {
+      for (const std::int64_t K : {1, 17, 27, 30, 200}) {
+        std::vector<float> A(M * K), B(N * K), C(M * N, std::nanf(""));
+        for (float& x : A) x = normal(rng);
+        for (float& x : B) x = normal(rng);
+        small_gemm_b_transposed(M, N, K, A.data(), B.data(), C.data());
+        for (std::int64_t i = 0; i < M; ++i) {
+          for (std::int64_t j = 0; j < N; ++j) {
+            double exact = 0.0, magnitude = 0.0;
+            for (std::int64_t k = 0; k < K; ++k) {
+              const double term = static_cast<double>(A[i * K + k]) * B[j * K + k];
+              exact += term;
+              magnitude += std::fabs(term);
+            }
+            const double error = std::fabs(C[i * N + j] - exact), bound = static_cast<double>(K + 1) * u * magnitude;
+            ASSERT_LE(error, bound) << "M " << M << " N " << N << " K " << K << ": C[" << i << ", " << j
+                                    << "] = " << C[i * N + j] << ", exact " << exact;
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// transpose moves floats and nothing else: every element lands exactly where it belongs, for full and
+// partial 16 x 16 blocks on both sides, with padded row strides, and nothing outside dst's [C, R] is written.
+TEST(SmallGemm, TransposeMovesEveryElementAndNothingElse) {
+  int checked = 0;
+  for (const std::int64_t R : {1, 7, 15, 16, 17, 27, 30, 32, 33, 200}) {
+    for (const std::int64_t C : {1, 8, 16, 17, 27, 30, 32, 47, 200}) {
+      const std::int64_t lds = C + 3, ldd = R + 5;
+      std::vector<float> src(R * lds), dst(C * ldd, -1.0f);
+      for (std::size_t k = 0; k < src.size(); ++k) src[k] = static_cast<float>(k) + 0.5f;
+      transpose(R, C, src.data(), lds, dst.data(), ldd);
+      for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t r = 0; r < ldd; ++r) {
+          const float want = r < R ? src[r * lds + c] : -1.0f;  // the padding keeps its value
+          ASSERT_EQ(dst[c * ldd + r], want) << "R " << R << " C " << C << ": dst[" << c << ", " << r << "]";
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 }  // namespace
 }  // namespace bpn::kernel
