@@ -7,7 +7,7 @@
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
 //   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
 //                    (the lecture's config: batch 32, n_hidden 128, block 8)
-// Both draw their batch from g like the trainer. Report the ratio of their times.
+// Each pair draws its batches from g like the trainer. Report the ratio of their times.
 //   BM_EvaluateKernel / BM_EvaluateOps  what `train` does after the loop: calibrate BatchNorm over the
 //                    training split, then the train, dev and test losses; raw memory (kernel/mlp_eval.h)
 //                    vs the tensor-op reference (train::calibrate_batchnorm, train::split_loss)
@@ -115,7 +115,8 @@ void BM_GPTStepAutograd(benchmark::State& st) {
 }
 
 // The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes), each
-// through OpenBLAS (blas_gemm) and, where it applies (B row-major, AVX-512), through small_gemm:
+// through OpenBLAS (blas_gemm) and, with AVX-512, through small_gemm (A @ B^T through
+// small_gemm_b_transposed, as the kernel forms it):
 //   build/release/bench/bench_step --benchmark_filter=BM_Product --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 struct Product {

@@ -143,9 +143,9 @@ void transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t ld
 }
 
 void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
-  thread_local std::vector<float> AT, CT;
-  AT.resize(static_cast<std::size_t>(K * M));
-  CT.resize(static_cast<std::size_t>(N * M));
+  thread_local std::vector<float> AT, CT;  // grown, never shrunk: the kernel's two shapes alternate each step
+  if (AT.size() < static_cast<std::size_t>(K * M)) AT.resize(static_cast<std::size_t>(K * M));
+  if (CT.size() < static_cast<std::size_t>(N * M)) CT.resize(static_cast<std::size_t>(N * M));
   transpose(M, K, A, K, AT.data(), M);                                  // A^T [K, M]
   small_gemm(false, N, M, K, B, K, AT.data(), M, false, CT.data(), M);  // C^T = B @ A^T [N, M]
   transpose(N, M, CT.data(), M, C, N);                                  // C [M, N]

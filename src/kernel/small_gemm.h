@@ -1,10 +1,11 @@
 // Small single-precision matrix products for the MLP's training kernel (issue 14), written for
 // AVX-512: C in blocks of 8 rows by 32 columns, the 16 accumulators in registers, B row-major
 // (op(A) @ B and A^T @ B). OpenBLAS 0.3.21 runs the kernel's products with a side of 27 poorly on this
-// machine; small_gemm runs the two that are 27 columns wide (h @ W2, h^T @ dlogits) in 3.5 and 4.1 us
-// against 5.9 and 5.5 (`bench_step --benchmark_filter=BM_Product`), and the two dout @ W^T through
-// small_gemm_b_transposed (two register transposes around it) in ~4.9 and ~3.9 against 6.4 and 4.6,
-// so the kernel takes those four from here. On the 200-wide ones with B row-major OpenBLAS is faster.
+// machine; small_gemm runs the two that are 27 columns wide (h @ W2, h^T @ dlogits) in 3.4 and 4.0 us
+// against 5.9 and 5.4, and the two dout @ W^T through small_gemm_b_transposed (two register transposes
+// around it) in 4.3 and 3.9 against 6.2 and 4.5 (`bench_step --benchmark_filter=BM_Product`, README,
+// Speed), so the kernel takes those four from here. On the 200-wide ones with B row-major OpenBLAS is
+// faster.
 // This core's measured peak is 174 GFLOP/s.
 //
 // Arithmetic: each C[i, j] is accumulated in k order with one fused multiply-add per term, starting

@@ -256,6 +256,7 @@ void RunGuard::require_finite(std::int64_t step,
 }
 
 void RunGuard::check_loss(float loss, std::int64_t step, double lr) {
+  have_lr_ = true;
   last_lr_ = lr;
   if (std::isfinite(loss)) return;
   throw TrainingFailure("the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at step " +
@@ -263,7 +264,7 @@ void RunGuard::check_loss(float loss, std::int64_t step, double lr) {
 }
 
 std::string RunGuard::lr_text() const {
-  if (last_lr_ < 0.0) return "";
+  if (!have_lr_) return "";
   char rate[40];
   std::snprintf(rate, sizeof rate, "lr %g", last_lr_);
   return rate;

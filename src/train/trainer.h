@@ -156,7 +156,8 @@ class RunGuard {
   std::string lr_text() const;  // "lr X" after a step, else ""
   std::string out_dir_, last_dir_;
   std::int64_t last_saved_ = -1;
-  double last_lr_ = -1.0;
+  bool have_lr_ = false;  // set by the first check_loss
+  double last_lr_ = 0.0;
 };
 
 }  // namespace bpn::train

@@ -90,28 +90,33 @@ TEST(SmallGemm, ATimesBTransposedIsWithinTheFloat32DotProductBound) {
     }
   }
   EXPECT_GT(checked, 0);
+  if (!have_small_gemm()) GTEST_LOG_(INFO) << "no AVX-512 here: small_gemm_b_transposed ran its plain loops";
 }
 
 // transpose moves floats and nothing else: every element lands exactly where it belongs, for full and
-// partial 16 x 16 blocks on both sides, with padded row strides, and nothing outside dst's [C, R] is written.
+// partial 16 x 16 blocks on both sides, with padded row strides; the padding and guard rows before and
+// after dst keep their values (masked stores must stay inside dst's [C, R]).
 TEST(SmallGemm, TransposeMovesEveryElementAndNothingElse) {
+  constexpr std::int64_t kGuard = 64;  // floats before and after dst
   int checked = 0;
   for (const std::int64_t R : {1, 7, 15, 16, 17, 27, 30, 32, 33, 200}) {
     for (const std::int64_t C : {1, 8, 16, 17, 27, 30, 32, 47, 200}) {
       const std::int64_t lds = C + 3, ldd = R + 5;
-      std::vector<float> src(R * lds), dst(C * ldd, -1.0f);
+      std::vector<float> src(R * lds), buffer(C * ldd + 2 * kGuard, -1.0f);
       for (std::size_t k = 0; k < src.size(); ++k) src[k] = static_cast<float>(k) + 0.5f;
-      transpose(R, C, src.data(), lds, dst.data(), ldd);
-      for (std::int64_t c = 0; c < C; ++c) {
-        for (std::int64_t r = 0; r < ldd; ++r) {
-          const float want = r < R ? src[r * lds + c] : -1.0f;  // the padding keeps its value
-          ASSERT_EQ(dst[c * ldd + r], want) << "R " << R << " C " << C << ": dst[" << c << ", " << r << "]";
-          ++checked;
-        }
+      float* dst = buffer.data() + kGuard;
+      transpose(R, C, src.data(), lds, dst, ldd);
+      for (std::int64_t k = -kGuard; k < C * ldd + kGuard; ++k) {
+        const std::int64_t c = k >= 0 ? k / ldd : -1, r = k >= 0 ? k % ldd : -1;
+        const bool inside = k >= 0 && c < C && r < R;
+        const float want = inside ? src[r * lds + c] : -1.0f;  // everything else keeps its value
+        ASSERT_EQ(dst[k], want) << "R " << R << " C " << C << ": dst offset " << k;
+        ++checked;
       }
     }
   }
   EXPECT_GT(checked, 0);
+  if (!have_small_gemm()) GTEST_LOG_(INFO) << "no AVX-512 here: transpose ran its plain loops";
 }
 
 }  // namespace

@@ -308,6 +308,15 @@ TEST(TrainCli, DivergenceStopsTheRunAndKeepsTheLastGoodCheckpoint) {
 TEST(RunGuard, NamesTheResumedCheckpointTheLearningRateAndTheParameter) {
   RunGuard guard("runs/new", "runs/old", 200);
   EXPECT_EQ(guard.where_last_good(), "the last good checkpoint, step 200, is in runs/old");
+  at::Tensor inf = at::full({2}, std::numeric_limits<float>::infinity());
+  try {  // before any step there is no learning rate to name
+    guard.save(200, {{"C", &inf}}, [] {});
+    ADD_FAILURE() << "non-finite parameters must not be saved";
+  } catch (const TrainingFailure& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "the parameters became Inf or NaN by step 200 (C); the last good checkpoint, step 200, is in runs/old; "
+              "lower --lr");
+  }
   EXPECT_NO_THROW(guard.check_loss(2.5f, 200, 0.01));
   try {
     guard.check_loss(std::numeric_limits<float>::infinity(), 201, 0.01);
