@@ -23,11 +23,7 @@ struct Shapes {
 };
 
 Shapes shapes_of(const model::Params& p, const at::Tensor& X) {
-  for (const auto& [name, t] : p.named()) {
-    if (t->scalar_type() != at::kFloat || !t->device().is_cpu() || !t->is_contiguous()) {
-      throw InputError("the evaluation kernel runs float32 contiguous CPU parameters; " + name + " is not");
-    }
-  }
+  require_kernel_params(p, "the evaluation kernel");
   const Shapes s{p.W1.size(0) / p.C.size(1), p.C.size(1), p.W1.size(1), p.C.size(0)};
   if (X.dim() != 2 || X.size(1) != s.T || X.scalar_type() != at::kLong || !X.is_contiguous() || !X.device().is_cpu()) {
     throw InputError("the evaluation kernel needs contexts as a contiguous int64 CPU tensor [N, " +
@@ -41,16 +37,6 @@ Shapes shapes_of(const model::Params& p, const at::Tensor& X) {
     }
   }
   return s;
-}
-
-// The chunk's hprebn = C[X].view(m, -1) @ W1 + b1 [m, H], the gathered rows in embcat [m, T*E].
-void hprebn_rows(const model::Params& p, const Shapes& s, const std::int64_t* X, std::int64_t m, float* embcat,
-                 float* hprebn) {
-  const float* C = p.C.data_ptr<float>();
-  for (std::int64_t r = 0; r < m * s.T; ++r) std::memcpy(embcat + r * s.E, C + X[r] * s.E, sizeof(float) * s.E);
-  const float* b1 = p.b1.data_ptr<float>();
-  for (std::int64_t i = 0; i < m; ++i) std::memcpy(hprebn + i * s.H, b1, sizeof(float) * s.H);
-  blas_gemm(false, false, m, s.H, s.T * s.E, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);
 }
 
 // sums[j] += x[i, j] over the m rows, in double.
@@ -94,13 +80,13 @@ BatchNormMoments calibrate_batchnorm(const model::Params& p, const at::Tensor& X
   const std::int64_t* x = X.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < n; i += kChunkRows) {
     const std::int64_t m = std::min(kChunkRows, n - i);
-    hprebn_rows(p, s, x + i * s.T, m, embcat.data(), hprebn.data());
+    hprebn_rows(p, x + i * s.T, m, embcat.data(), hprebn.data());
     add_column_sums(hprebn.data(), m, s.H, sums.data());
   }
   for (double& v : sums) v /= static_cast<double>(n);  // the mean, in double
   for (std::int64_t i = 0; i < n; i += kChunkRows) {
     const std::int64_t m = std::min(kChunkRows, n - i);
-    hprebn_rows(p, s, x + i * s.T, m, embcat.data(), hprebn.data());
+    hprebn_rows(p, x + i * s.T, m, embcat.data(), hprebn.data());
     add_column_squares(hprebn.data(), sums.data(), m, s.H, squares.data());
   }
   BatchNormMoments out{at::empty({1, s.H}, p.W1.options()), at::empty({1, s.H}, p.W1.options())};
@@ -139,12 +125,13 @@ double mean_loss(const model::Params& p, const at::Tensor& bnmean, const at::Ten
   std::vector<float> hprebn(static_cast<std::size_t>(kChunkRows * s.H)), h(hprebn.size());
   std::vector<float> logits(static_cast<std::size_t>(kChunkRows * s.V)), e(logits.size());
   std::vector<float> row_max(static_cast<std::size_t>(kChunkRows));
+  std::vector<double> row_sum(static_cast<std::size_t>(kChunkRows));
   const std::int64_t* x = X.data_ptr<std::int64_t>();
   const std::int64_t* y = Y.data_ptr<std::int64_t>();
   double total = 0.0;  // the sum of the per-row losses
   for (std::int64_t i = 0; i < n; i += kChunkRows) {
     const std::int64_t m = std::min(kChunkRows, n - i);
-    hprebn_rows(p, s, x + i * s.T, m, embcat.data(), hprebn.data());
+    hprebn_rows(p, x + i * s.T, m, embcat.data(), hprebn.data());
     batchnorm_inference(hprebn.data(), p.bngain.data_ptr<float>(), mean.data_ptr<float>(), inv.data(),
                         p.bnbias.data_ptr<float>(), m, s.H, h.data());  // hpreact
     vector_tanh(h.data(), h.data(), m * s.H);                           // h = tanh(hpreact), in place
@@ -152,18 +139,8 @@ double mean_loss(const model::Params& p, const at::Tensor& bnmean, const at::Ten
       std::memcpy(logits.data() + r * s.V, p.b2.data_ptr<float>(), sizeof(float) * s.V);
     }
     blas_gemm(false, false, m, s.V, s.H, h.data(), p.W2.data_ptr<float>(), 1.0f, logits.data());
-    // loss_r = log(sum_j exp(logits_rj - max_r)) + max_r - logits_r[Y_r], the exps in one vector call
-    for (std::int64_t r = 0; r < m; ++r) {
-      const float* l = logits.data() + r * s.V;
-      row_max[r] = *std::max_element(l, l + s.V);
-      for (std::int64_t j = 0; j < s.V; ++j) e[r * s.V + j] = l[j] - row_max[r];
-    }
-    vector_exp(e.data(), e.data(), m * s.V);
-    for (std::int64_t r = 0; r < m; ++r) {
-      double sum = 0.0;
-      for (std::int64_t j = 0; j < s.V; ++j) sum += e[r * s.V + j];
-      total += std::log(sum) + row_max[r] - logits[r * s.V + y[i + r]];
-    }
+    // loss_r = log(sum_j exp(logits_rj - max_r)) + max_r - logits_r[Y_r], as the training step's
+    total += cross_entropy_rows(logits.data(), y + i, m, s.V, e.data(), row_max.data(), row_sum.data());
   }
   return total / static_cast<double>(n);
 }

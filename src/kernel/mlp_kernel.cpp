@@ -208,6 +208,41 @@ BPN_KERNEL_LOOP void batchnorm_forward(const float* __restrict x, const float* _
 
 }  // namespace
 
+void require_kernel_params(const model::Params& p, const std::string& who) {
+  for (const auto& [name, t] : p.named()) {
+    if (t->scalar_type() != at::kFloat || !t->device().is_cpu() || !t->is_contiguous()) {
+      throw InputError(who + " runs float32 contiguous CPU parameters; " + name + " is not");
+    }
+  }
+}
+
+void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
+  const std::int64_t E = p.C.size(1), TE = p.W1.size(0), H = p.W1.size(1);
+  const float* C = p.C.data_ptr<float>();
+  for (std::int64_t r = 0; r < m * (TE / E); ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);
+  const float* b1 = p.b1.data_ptr<float>();
+  for (std::int64_t i = 0; i < m; ++i) std::memcpy(hprebn + i * H, b1, sizeof(float) * H);
+  gemm(false, false, m, H, TE, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);  // embcat @ W1 + b1
+}
+
+double cross_entropy_rows(const float* logits, const std::int64_t* Y, std::int64_t m, std::int64_t V, float* e,
+                          float* row_max, double* row_sum) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* l = logits + i * V;
+    row_max[i] = *std::max_element(l, l + V);
+    for (std::int64_t j = 0; j < V; ++j) e[i * V + j] = l[j] - row_max[i];
+  }
+  vector_exp(e, e, m * V);  // libmvec's expf (std::exp without it)
+  double loss = 0.0;
+  for (std::int64_t i = 0; i < m; ++i) {
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < V; ++j) sum += e[i * V + j];
+    row_sum[i] = sum;
+    loss += std::log(sum) + row_max[i] - logits[i * V + Y[i]];
+  }
+  return loss;
+}
+
 const KernelTable& kernel_functions() {
   static const KernelTable t = {cross_entropy_backward, linear_backward,    bias_backward, tanh_backward,
                                 batchnorm_backward,     embedding_backward, sgd_update,    batchnorm_forward};
@@ -216,11 +251,7 @@ const KernelTable& kernel_functions() {
 
 MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const KernelTable& table)
     : table_(&table), n_(n), H_(p.W1.size(1)), V_(p.C.size(0)) {
-  for (const auto& [name, t] : p.named()) {
-    if (t->scalar_type() != at::kFloat || !t->device().is_cpu() || !t->is_contiguous()) {
-      throw InputError("the training kernel runs float32 contiguous CPU parameters; " + name + " is not");
-    }
-  }
+  require_kernel_params(p, "the training kernel");
   if (n < 2) throw InputError("the training kernel needs a batch of at least 2 (the variance divides by n-1)");
   E_ = p.C.size(1);
   T_ = p.W1.size(0) / E_;
@@ -237,6 +268,7 @@ MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const Kerne
   probs_ = at::empty({n, V_}, f);
   loss_ = at::empty({}, f);
   row_max_ = at::empty({n}, f);
+  row_sum_ = at::empty({n}, at::TensorOptions().dtype(at::kDouble));
   dlogits_ = at::empty({n, V_}, f);
   dh_ = at::empty({n, H_}, f);
   dhpreact_ = at::empty({n, H_}, f);
@@ -287,12 +319,8 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   float* h = h_.data_ptr<float>();
   float* logits = logits_.data_ptr<float>();
   float* probs = probs_.data_ptr<float>();
-  const float* C = p.C.data_ptr<float>();
   // ---- forward ----
-  for (std::int64_t r = 0; r < n * T_; ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);  // C[Xb]
-  const float* b1 = p.b1.data_ptr<float>();
-  for (std::int64_t i = 0; i < n; ++i) std::memcpy(hprebn + i * H, b1, sizeof(float) * H);
-  gemm(false, false, n, H, TE, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);  // embcat @ W1 + b1
+  hprebn_rows(p, X, n, embcat, hprebn);  // C[Xb] flattened, @ W1 + b1
   k.batchnorm_forward(hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, mean_.data_ptr<float>(),
                       var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
                       hpreact_.data_ptr<float>());
@@ -300,24 +328,12 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   const float* b2 = p.b2.data_ptr<float>();
   for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, b2, sizeof(float) * V);
   gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
-  // softmax and cross-entropy: probs = exp(logits - rowmax), all n*V exps in one vector call, then
-  // each row's sum (in double) normalises it and gives loss_i = log(sum) + max - logit of the target.
-  float* row_max = row_max_.data_ptr<float>();
+  // softmax and cross-entropy: probs = exp(logits - rowmax), then each row's sum (in double) normalises it
+  double* row_sum = row_sum_.data_ptr<double>();
+  const double loss = cross_entropy_rows(logits, Y, n, V, probs, row_max_.data_ptr<float>(), row_sum);
   for (std::int64_t i = 0; i < n; ++i) {
-    const float* l = logits + i * V;
-    float* pr = probs + i * V;
-    row_max[i] = *std::max_element(l, l + V);
-    for (std::int64_t j = 0; j < V; ++j) pr[j] = l[j] - row_max[i];
-  }
-  vector_exp(probs, probs, n * V);  // libmvec's expf (std::exp without it)
-  double loss = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    float* pr = probs + i * V;
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < V; ++j) sum += pr[j];
-    const float inv_sum = static_cast<float>(1.0 / sum);
-    for (std::int64_t j = 0; j < V; ++j) pr[j] *= inv_sum;
-    loss += std::log(sum) + row_max[i] - logits[i * V + Y[i]];
+    const float inv_sum = static_cast<float>(1.0 / row_sum[i]);
+    for (std::int64_t j = 0; j < V; ++j) probs[i * V + j] *= inv_sum;
   }
   *loss_.data_ptr<float>() = static_cast<float>(loss / static_cast<double>(n));
   // ---- backward ----

@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/backward.h"
@@ -58,6 +59,17 @@ const KernelTable& kernel_functions();
 void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
                float beta, float* C);
 
+// Pieces of the forward shared by the step and the evaluation (kernel/mlp_eval.h):
+// Throws InputError unless every parameter is float32, contiguous and on the CPU (`who`: the caller).
+void require_kernel_params(const model::Params& p, const std::string& who);
+// For m rows of contexts X [m, T]: embcat = C[X] flattened [m, T*E], hprebn = embcat @ W1 + b1 [m, H].
+void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn);
+// Softmax cross-entropy of m rows of logits [m, V] with targets Y: e = exp(logits - row_max) [m, V]
+// (all m*V in one libmvec call), row_sum[i] = sum_j e[i, j] in double. Returns the sum over the rows
+// of log(row_sum) + row_max - logits[i, Y[i]], in double.
+double cross_entropy_rows(const float* logits, const std::int64_t* Y, std::int64_t m, std::int64_t V, float* e,
+                          float* row_max, double* row_sum);
+
 class MlpStepKernel {
  public:
   // For the shapes of `p` (float32, CPU) and a batch of n rows; allocates the workspace once.
@@ -79,7 +91,7 @@ class MlpStepKernel {
   const KernelTable* table_;
   std::int64_t n_, T_, E_, H_, V_;
   // The workspace, one allocation per array, made once.
-  at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, row_max_, probs_, loss_;
+  at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, row_max_, row_sum_, probs_, loss_;
   at::Tensor dlogits_, dh_, dhpreact_, dhprebn_, dembcat_;
   at::Tensor dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_;
   at::Tensor X_, Y_;                      // the batch, gathered by step_rows (or copied by step)

@@ -142,15 +142,6 @@ void transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t ld
   }
 }
 
-void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
-  thread_local std::vector<float> AT, CT;  // grown, never shrunk: the kernel's two shapes alternate each step
-  if (AT.size() < static_cast<std::size_t>(K * M)) AT.resize(static_cast<std::size_t>(K * M));
-  if (CT.size() < static_cast<std::size_t>(N * M)) CT.resize(static_cast<std::size_t>(N * M));
-  transpose(M, K, A, K, AT.data(), M);                                  // A^T [K, M]
-  small_gemm(false, N, M, K, B, K, AT.data(), M, false, CT.data(), M);  // C^T = B @ A^T [N, M]
-  transpose(N, M, CT.data(), M, C, N);                                  // C [M, N]
-}
-
 bool have_small_gemm() {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   return avx512;
@@ -177,16 +168,6 @@ void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t 
 #else
 bool have_small_gemm() { return false; }
 
-void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
-  for (std::int64_t i = 0; i < M; ++i) {
-    for (std::int64_t j = 0; j < N; ++j) {
-      float c = 0.0f;
-      for (std::int64_t k = 0; k < K; ++k) c += A[i * K + k] * B[j * K + k];
-      C[i * N + j] = c;
-    }
-  }
-}
-
 void transpose(std::int64_t R, std::int64_t C, const float* src, std::int64_t lds, float* dst, std::int64_t ldd) {
   reference_transpose(R, C, src, lds, dst, ldd);
 }
@@ -196,5 +177,15 @@ void small_gemm(bool a_transposed, std::int64_t M, std::int64_t N, std::int64_t 
   reference_gemm(a_transposed, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
 }
 #endif
+
+// Either build: transpose and small_gemm fall back to plain loops where there is no AVX-512.
+void small_gemm_b_transposed(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
+  thread_local std::vector<float> AT, CT;  // grown, never shrunk: the kernel's two shapes alternate each step
+  if (AT.size() < static_cast<std::size_t>(K * M)) AT.resize(static_cast<std::size_t>(K * M));
+  if (CT.size() < static_cast<std::size_t>(N * M)) CT.resize(static_cast<std::size_t>(N * M));
+  transpose(M, K, A, K, AT.data(), M);                                  // A^T [K, M]
+  small_gemm(false, N, M, K, B, K, AT.data(), M, false, CT.data(), M);  // C^T = B @ A^T [N, M]
+  transpose(N, M, CT.data(), M, C, N);                                  // C [M, N]
+}
 
 }  // namespace bpn::kernel

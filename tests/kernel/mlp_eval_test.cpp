@@ -42,8 +42,8 @@ TEST(KernelEval, StatisticsAndLossesAreWithinTheVerdictBoundOfFloat64) {
     const double loss = train::kernel_split_loss(s.params, kern, *split);
     const double loss32 = train::split_loss(s.params, ops32, *split);
     const double loss64 = train::split_loss(p64, ops64, *split);
-    const verify::Accuracy a = verify::judge_accuracy(at::tensor(loss).to(at::kFloat), at::tensor(loss64),
-                                                      at::tensor(loss32).to(at::kFloat));
+    const verify::Accuracy a =
+        verify::judge_accuracy(at::tensor(loss).to(at::kFloat), at::tensor(loss64), at::tensor(loss32).to(at::kFloat));
     RecordProperty(split == &d->dev ? "dev_loss" : "test_loss", a.describe());
     EXPECT_TRUE(a.pass) << split->rows() << " rows: loss " << loss << ", float64 " << loss64 << ": " << a.describe();
   }
