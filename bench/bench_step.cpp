@@ -28,6 +28,7 @@
 #include "train/trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/malloc_tuning.h"
+#include "util/threads.h"
 
 namespace {
 
@@ -183,10 +184,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   bpn::util::keep_freed_memory_for_reuse();  // as `bpninja train` does
-  // One intra-op thread, as `bpninja train` defaults to; BPNINJA_BENCH_THREADS overrides it.
+  // One thread, as `bpninja train` defaults to; BPNINJA_BENCH_THREADS=N is `--threads N`
+  // (util/threads.h: run_both's pieces on N threads, every ATen op and BLAS call on one).
   const char* threads = std::getenv("BPNINJA_BENCH_THREADS");
-  at::set_num_threads(threads ? std::atoi(threads) : 1);
-  benchmark::AddCustomContext("intra_op_threads", std::to_string(at::get_num_threads()));
+  bpn::util::set_training_threads(threads ? std::atoi(threads) : 1);
+  benchmark::AddCustomContext("training_threads", std::to_string(bpn::util::training_threads()));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::RunSpecifiedBenchmarks();

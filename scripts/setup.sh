@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Idempotent setup: Debian packages, the data set, configure and build.
-#   scripts/setup.sh [--preset release|dev|asan] [--no-build]
-# Each step does nothing when its result is already there.
+#   scripts/setup.sh [--preset release|dev|asan] [--target NAME] [--no-build]
+# Each step does nothing when its result is already there. --target builds one target and what it
+# needs (scripts/run.sh builds only the bpninja executable; scripts/test.sh builds everything).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 preset=release
 build=1
+target=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset="${2:?--preset needs a name: release, dev or asan}"; shift 2 ;;
+    --target) target="${2:?--target needs a name, e.g. bpninja}"; shift 2 ;;
     --no-build) build=0; shift ;;
-    *) echo "setup.sh: unknown argument '$1' (use --preset NAME or --no-build)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown argument '$1' (use --preset NAME, --target NAME or --no-build)" >&2; exit 2 ;;
   esac
 done
 
@@ -71,5 +74,9 @@ if [ "$build" = 1 ]; then
   if [ ! -f "build/$preset/CMakeCache.txt" ]; then
     cmake --preset "$preset" >&2
   fi
-  cmake --build --preset "$preset" >&2
+  if [ -n "$target" ]; then
+    cmake --build --preset "$preset" --target "$target" >&2
+  else
+    cmake --build --preset "$preset" >&2
+  fi
 fi

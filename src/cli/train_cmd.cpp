@@ -24,6 +24,7 @@
 #include "util/errors.h"
 #include "util/interrupt.h"
 #include "util/malloc_tuning.h"
+#include "util/threads.h"
 
 namespace bpn::cli {
 
@@ -31,9 +32,9 @@ namespace {
 
 // --threads when it is not given: one for the MLP and the WaveNet, whose tensors are so small that a
 // second thread only adds overhead (10,000 WaveNet steps, alternating: 8.3 s mean with one thread,
-// 9.0 s with two); two for the GPT, where each Linear's dx and dW matmuls run side by side and
-// ATen and OpenBLAS split the larger ones (9% faster on the benchmark). The results are the same bit for bit at any
-// thread count (a test holds it). README, Speed.
+// 9.0 s with two); two for the GPT, where each Linear's dx and dW matmuls run side by side
+// (util::run_both: ~4% on the benchmark). Every other op and product runs on one thread, so the
+// weights are the same bit for bit at any thread count (docs/determinism.md; tests/determinism/).
 std::int64_t default_threads_for_gpt() {
   return std::min<std::int64_t>(2, std::max(1u, std::thread::hardware_concurrency()));
 }
@@ -251,7 +252,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
 
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
-  at::set_num_threads(static_cast<int>(a.threads));
+  util::set_training_threads(static_cast<int>(a.threads));
   train::TrainState state;
   if (!a.resume.empty()) {
     train::Checkpoint c = train::load_checkpoint(a.resume);

@@ -16,6 +16,7 @@
 #include "util/errors.h"
 #include "util/interrupt.h"
 #include "util/malloc_tuning.h"
+#include "util/threads.h"
 
 namespace bpn::cli {
 
@@ -23,7 +24,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
-  at::set_num_threads(static_cast<int>(a.threads));
+  util::set_training_threads(static_cast<int>(a.threads));
   train::GPTTrainConfig cfg;
   cfg.model.n_layer = a.n_layer;
   cfg.model.n_head = a.n_head;

@@ -3,9 +3,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
-#include <c10/core/InferenceMode.h>
 
 #include <initializer_list>
 
@@ -28,30 +26,5 @@ inline bool cpu_loops(std::initializer_list<at::Tensor> ts) {
 
 // Outside autograd (the manual training step): nothing will differentiate through x
 inline bool no_autograd(const at::Tensor& x) { return !at::GradMode::is_enabled() && !x.requires_grad(); }
-
-// Two independent pieces of work, on two threads when ATen has at least two (`--threads`): each
-// piece's ATen ops and BLAS calls then run on one thread each. In order on this thread otherwise.
-// Either way every result is the same, bit for bit: only where the work runs changes. The caller's
-// inference and grad modes hold in both threads (at::parallel_for does not carry them over).
-template <typename First, typename Second>
-void run_both(First&& first, Second&& second) {
-  if (at::get_num_threads() < 2 || at::in_parallel_region()) {
-    first();
-    second();
-    return;
-  }
-  const bool inference = c10::InferenceMode::is_enabled(), grad = at::GradMode::is_enabled();
-  at::parallel_for(0, 2, 1, [&](std::int64_t begin, std::int64_t end) {
-    c10::InferenceMode inference_mode(inference);
-    at::AutoGradMode grad_mode(grad);
-    for (std::int64_t i = begin; i < end; ++i) {
-      if (i == 0) {
-        first();
-      } else {
-        second();
-      }
-    }
-  });
-}
 
 }  // namespace bpn::layers

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "layers/cpu_loops.h"
+#include "util/threads.h"
 
 namespace bpn::layers {
 
@@ -12,8 +12,8 @@ namespace bpn::layers {
 LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& W, bool bias) {
   const at::Tensor d2 = dout.reshape({-1, dout.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
   LinearGrads g;
-  // dx and dW are independent matmuls: on two threads when there are two (layers/cpu_loops.h)
-  run_both([&] { g.dx = dout.matmul(W.t()); },
+  // dx and dW are independent matmuls: on two threads with --threads 2 (util/threads.h)
+  util::run_both([&] { g.dx = dout.matmul(W.t()); },
            [&] {
              g.dW = x2.t().mm(d2);
              if (bias) g.db = d2.sum({0});

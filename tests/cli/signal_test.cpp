@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +24,6 @@
 #include "train/gpt_trainer.h"
 #include "train/wavenet_trainer.h"
 #include "util/interrupt.h"
-
-extern char** environ;
 
 namespace bpn {
 namespace {
@@ -47,22 +44,8 @@ std::string read(const fs::path& p) {
   return ss.str();
 }
 
-// Starts bpninja with `args`, stdout and stderr into files; returns the pid.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> all = {BPNINJA_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, BPNINJA_BINARY, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  EXPECT_EQ(rc, 0) << "cannot start " << BPNINJA_BINARY;
-  return pid;
+  return bpn::testing::spawn_process(args, out, err);
 }
 
 // Waits until the run has checkpointed a step after the first (so its handler is installed and its loop
@@ -101,11 +84,7 @@ pid_t start_run(std::vector<std::string> args, const fs::path& dir, StepOf&& ste
   return pid;
 }
 
-int exit_status(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+int exit_status(pid_t pid) { return bpn::testing::wait_process(pid); }
 
 std::vector<std::string> leftovers(const fs::path& dir) {
   std::vector<std::string> tmp;

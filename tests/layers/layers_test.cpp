@@ -221,27 +221,6 @@ TEST(WaveNetTraining, ResumeIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(std::count(sample.out.begin(), sample.out.end(), '\n'), 3);
 }
 
-// --threads only moves work between threads (layers::run_both, ATen's and OpenBLAS's own splits); a
-// run's weights must not depend on it, or a resume on another machine would not be bit-identical.
-TEST(LayerTraining, TheThreadCountDoesNotChangeTheResult) {
-  BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("threads");
-  const std::string data = bpn::testing::names_path();
-  auto weights = [&](const std::string& arch, const std::string& steps, const std::string& threads) {
-    const fs::path out = dir / (arch + "_" + threads);
-    const auto r = bpn::testing::run_cli(
-        {"train", "--arch", arch, "--data", data, "--steps", steps, "--threads", threads, "--out", out.string()});
-    EXPECT_EQ(r.status, 0) << r.out << r.err;
-    std::ifstream f(out / kSafetensorsCheckpointFile, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-  };
-  for (const auto& [arch, steps] : {std::pair<std::string, std::string>{"wavenet", "100"}, {"gpt", "10"}}) {
-    const std::string one = weights(arch, steps, "1"), two = weights(arch, steps, "2");
-    EXPECT_FALSE(one.empty()) << arch;
-    EXPECT_TRUE(one == two) << arch << ": --threads 2 gave other weights than --threads 1";
-  }
-}
-
 TEST(WaveNetTraining, ACorruptOrTruncatedCheckpointIsRejectedWithOneLine) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("corrupt");
