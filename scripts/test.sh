@@ -10,6 +10,9 @@ if [ "${1:-}" = "--sanitize" ]; then preset=asan; shift; fi
 "$root/scripts/setup.sh" --preset "$preset"
 cd "$root"
 ctest --preset "$preset" --output-junit junit.xml "$@"
+# A skip is not a pass: say how many, and which (ctest lists them above as "Not Run"/"Skipped")
+skipped=$(grep -c '<skipped' "build/$preset/junit.xml" || true)
+echo "test.sh: $skipped test(s) skipped in the $preset suite"
 if [ "$preset" = release ] && [ $# -eq 0 ]; then
   "$root/scripts/example.sh"
 fi

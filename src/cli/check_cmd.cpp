@@ -45,8 +45,7 @@ struct CheckArgs {
 std::string verdict_line(bool pass, const verify::CheckReport& r, bool gradcheck_ran) {
   std::string what = gradcheck_ran ? "every expectation holds (check and gradcheck)" : "every expectation holds";
   if (!pass) return "FAIL: some expectation does not hold (see the rows marked FAIL above)\n";
-  if (!r.ledger_found) return "PASS: " + what + "; exactness NOT verified (no ledger entry for this configuration)\n";
-  return "PASS: " + what + ", exactness verified against the ledger\n";
+  return "PASS: " + what + "; " + verify::exactness_summary(r) + "\n";
 }
 
 int run_check_command(const CheckArgs& a, std::ostream& out) {

@@ -37,17 +37,21 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   ledger.validate(verify::known_rows_for, a.ledger);
   out << "| # | function | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | "
          "verify-every f64 |"
-      << (a.gradcheck ? " gradcheck |" : "") << "\n|---|---|---|---|---|---|---|---|---|" << (a.gradcheck ? "---|" : "")
-      << "\n";
-  int index = 0, as_expected = 0;
+      << (a.gradcheck ? " gradcheck |" : "") << " threw |\n|---|---|---|---|---|---|---|---|---|"
+      << (a.gradcheck ? "---|" : "") << "---|\n";
+  int index = 0, as_expected = 0, by_verdict = 0, thrown = 0, equivalent = 0;
   nlohmann::json j = nlohmann::json::array();
   std::string narrowed;
   for (const verify::Mutant& m : verify::mutant_catalog()) {
     ++index;
     const train::MutantResult r = train::run_mutant(m, data, wavenet_data, ledger, a.gradcheck && m.arch == "mlp");
     const verify::Expectation e = m.expect();
-    const bool ok = r.as_expected(m);
+    // A throw is never a catch, and a mutant that made any check throw is not as expected
+    const bool ok = r.as_expected(m) && r.threw.empty();
     as_expected += ok ? 1 : 0;
+    by_verdict += ok && m.equivalent.empty() ? 1 : 0;
+    thrown += r.threw.empty() ? 0 : 1;
+    equivalent += m.equivalent.empty() ? 0 : 1;
     out << "| " << index << " | `" << m.function << "` | "
         << (m.arch == "wavenet"  ? "[WaveNet] "
             : m.arch == "gpt"    ? "[GPT] "
@@ -63,9 +67,10 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
           << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
     }
     if (a.gradcheck) out << " " << (r.gradcheck.value_or(false) ? "caught" : "·") << " |";
-    out << "\n";
+    out << " " << (r.threw.empty() ? "·" : "THREW") << " |\n";
     if (!m.narrowed.empty()) narrowed += "¹ " + m.name + ": " + m.narrowed + "\n";
     if (!m.equivalent.empty()) narrowed += "² " + m.name + ": " + m.equivalent + "\n";
+    if (!r.threw.empty()) narrowed += "THREW " + m.name + ": " + r.threw + "\n";
     j.push_back({{"mutant", m.name},
                  {"function", m.function},
                  {"class", verify::bug_class_name(m.bug)},
@@ -77,12 +82,15 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
                  {"verify_f64", r.verify_f64},
                  {"caught_where_expected", ok},
                  {"equivalent", m.equivalent},
-                 {"evidence", r.evidence}});
+                 {"evidence", r.evidence},
+                 {"threw", r.threw}});
     if (r.gradcheck) j.back()["gradcheck"] = *r.gradcheck;
   }
   out << "\n"
       << narrowed << "\nBold: where the mutant must be caught (its class). " << as_expected << " of " << index
-      << " mutants caught everywhere they must be (an equivalent mutant counts when nothing catches it).\n";
+      << " mutants caught everywhere they must be (an equivalent mutant counts when nothing catches it).\n"
+      << "Caught by the verdict " << by_verdict << " / thrown " << thrown << " / equivalent " << equivalent
+      << " (a check that throws is not a catch: THREW marks it, and the mutant counts as missed).\n";
   if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
   return as_expected == index ? kExitOk : kExitCheckFailed;
 }

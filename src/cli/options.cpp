@@ -54,6 +54,16 @@ std::uint64_t parse_seed(const std::string& option, const std::string& text) {
   return value;
 }
 
+void require_a_verified_step(std::int64_t verify_every, std::int64_t first_step, std::int64_t steps) {
+  if (verify_every <= 0) return;
+  const std::int64_t first_checked = (first_step + verify_every - 1) / verify_every * verify_every;
+  if (first_checked >= steps) {
+    throw InputError("--verify-every " + std::to_string(verify_every) + " checks no step of this run (steps " +
+                     std::to_string(first_step) + " to " + std::to_string(steps) + " contain no multiple of " +
+                     std::to_string(verify_every) + "): pass a smaller --verify-every or more --steps");
+  }
+}
+
 void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json) {
   if (!out_dir.empty()) {
     std::error_code ec;

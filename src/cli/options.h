@@ -17,6 +17,11 @@ at::Device parse_device(const std::string& name);     // cpu | cuda (checked aga
 void require_range(const std::string& option, std::int64_t value, std::int64_t lo, std::int64_t hi);
 void require_batch_size(std::int64_t batch_size);
 
+// --verify-every N on a run that trains steps first_step .. steps-1 (a resumed run starts later):
+// checks step k when k % N == 0. Throws bpn::InputError when no step would be checked, before
+// training, so that a verification that checks nothing never exits 0.
+void require_a_verified_step(std::int64_t verify_every, std::int64_t first_step, std::int64_t steps);
+
 // --out DIR (if given): creates the directory and checks that `file` can be written in it, and
 // --json FILE (if given): checks that it can be written; before any work starts. Throws bpn::InputError.
 void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json);

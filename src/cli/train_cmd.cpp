@@ -287,6 +287,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     guard.save(state.step, state.params.named(),
                [&] { train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn)); });
   };
+  require_a_verified_step(a.verify_every, state.step, a.steps);
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
   util::StopOnSignal stop;

@@ -55,6 +55,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : s.step);
   auto save = [&] { guard.save(s.step, s.net.parameters(), [&] { train::save_gpt_checkpoint(a.out, s, cfg, data); }); };
+  require_a_verified_step(a.verify_every, s.step, a.steps);
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
   util::StopOnSignal stop;

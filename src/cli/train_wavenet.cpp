@@ -55,6 +55,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   auto save = [&] {
     guard.save(s.step, s.net.parameters(), [&] { train::save_wavenet_checkpoint(a.out, s, cfg, data); });
   };
+  require_a_verified_step(a.verify_every, s.step, a.steps);
   // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
   // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
   util::StopOnSignal stop;

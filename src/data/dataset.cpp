@@ -201,8 +201,27 @@ Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuf
   return d;
 }
 
+namespace {
+// Which of the 80/10/10 splits, as make_dataset cuts them, `count` words leave empty ("" if none)
+std::string empty_split(std::size_t count) {
+  const auto n1 = static_cast<std::size_t>(0.8 * static_cast<double>(count));
+  const auto n2 = static_cast<std::size_t>(0.9 * static_cast<double>(count));
+  return n1 == 0 ? "training" : n2 == n1 ? "dev" : n2 == count ? "test" : "";
+}
+}  // namespace
+
 Dataset load_dataset(const std::string& path, int block_size, std::uint64_t shuffle_seed) {
   std::vector<Word> words = read_words(path);
+  // A word list read for the commands must fill all three splits: an empty dev or test split would
+  // report its loss as NaN and exit 0. (make_dataset itself needs only a training split.)
+  const std::string empty = empty_split(words.size());
+  if (!empty.empty()) {
+    std::size_t least = words.size();
+    while (!empty_split(least).empty()) ++least;
+    throw InputError(path + ": the word list has " + std::to_string(words.size()) +
+                     " word(s): the 80/10/10 split would leave the " + empty + " split empty; give at least " +
+                     std::to_string(least) + " words");
+  }
   try {
     return make_dataset(std::move(words), block_size, shuffle_seed);
   } catch (const InputError& e) {

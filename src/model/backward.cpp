@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -330,6 +331,22 @@ void sgd_update(const std::vector<at::Tensor>& params, const std::vector<at::Ten
   at::_foreach_add_(params, grads, -lr);
 }
 
+std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::Tensor>>& params,
+                                   const std::vector<std::pair<std::string, at::Tensor>>& grads) {
+  auto shape = [](const at::Tensor& t) {
+    std::ostringstream os;
+    os << t.sizes();
+    return os.str();
+  };
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const at::Tensor& p = params[i].second;
+    const at::Tensor g = i < grads.size() ? grads[i].second : at::Tensor();
+    if (!g.defined()) return "d" + params[i].first + " is missing";
+    if (g.sizes() != p.sizes()) return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);
+  }
+  return "";
+}
+
 const BackwardTable& hand_derived() {
   static const BackwardTable table;
   return table;
@@ -370,43 +387,70 @@ std::vector<std::pair<std::string, at::Tensor>> ChunkedGrads::named() const {
           {"C", params.dC}};
 }
 
+namespace {
+// A gradient is passed on only when it has its forward tensor's shape. A wrong one (a mutant that
+// sums over the wrong dimension, or a user's function) stops the chain there: the verdict then
+// reports that gradient's shape and every gradient below it as missing, instead of LibTorch throwing
+// from inside the next function.
+bool fits(const at::Tensor& grad, const at::Tensor& like) { return grad.defined() && grad.sizes() == like.sizes(); }
+}  // namespace
+
 ChunkedGrads chunked_backward(const Params& p, const ChunkedForward& f, const at::Tensor& Xb, const at::Tensor& Yb,
                               const BackwardTable& table) {
   at::NoGradGuard no_grad;
   ChunkedGrads g;
   g.dlogprobs = table.loss_backward(1.0, f.logprobs, Yb);
+  if (!fits(g.dlogprobs, f.logprobs)) return g;
   g.dprobs = table.logprobs_backward(g.dlogprobs, f.probs);
+  if (!fits(g.dprobs, f.probs)) return g;
   auto probs_grads = table.probs_backward(g.dprobs, f.counts, f.counts_sum_inv);
   g.dcounts_sum_inv = probs_grads.dcounts_sum_inv;
+  if (!fits(g.dcounts_sum_inv, f.counts_sum_inv) || !fits(probs_grads.dcounts, f.counts)) return g;
   g.dcounts_sum = table.counts_sum_inv_backward(g.dcounts_sum_inv, f.counts_sum);
+  if (!fits(g.dcounts_sum, f.counts_sum)) return g;
   g.dcounts = table.fork_backward(probs_grads.dcounts, table.counts_sum_backward(g.dcounts_sum, f.counts));
+  if (!fits(g.dcounts, f.counts)) return g;
   g.dnorm_logits = table.counts_backward(g.dcounts, f.counts);
+  if (!fits(g.dnorm_logits, f.norm_logits)) return g;
   auto norm_grads = table.norm_logits_backward(g.dnorm_logits);
   g.dlogit_maxes = norm_grads.dlogit_maxes;
+  if (!fits(g.dlogit_maxes, f.logit_maxes) || !fits(norm_grads.dlogits, f.logits)) return g;
   g.dlogits =
       table.fork_backward(norm_grads.dlogits, table.logit_maxes_backward(g.dlogit_maxes, f.logits, f.logit_argmax));
+  if (!fits(g.dlogits, f.logits)) return g;
   auto out = table.logits_backward(g.dlogits, f.h, p.W2);
   g.dh = out.dx;
   g.params.dW2 = out.dW;
   g.params.db2 = out.db;
+  if (!fits(g.dh, f.h)) return g;
   g.dhpreact = table.h_backward(g.dh, f.h);
+  if (!fits(g.dhpreact, f.hpreact)) return g;
   auto bn = table.hpreact_backward(g.dhpreact, p.bngain, f.bnraw);
   g.params.dbngain = bn.dbngain;
   g.params.dbnbias = bn.dbnbias;
   g.dbnraw = bn.dbnraw;
+  if (!fits(g.dbnraw, f.bnraw)) return g;
   auto raw = table.bnraw_backward(g.dbnraw, f.bndiff, f.bnvar_inv);
   g.dbnvar_inv = raw.dbnvar_inv;
+  if (!fits(g.dbnvar_inv, f.bnvar_inv) || !fits(raw.dbndiff, f.bndiff)) return g;
   g.dbnvar = table.bnvar_inv_backward(g.dbnvar_inv, f.bnvar);
+  if (!fits(g.dbnvar, f.bnvar)) return g;
   g.dbndiff2 = table.bnvar_backward(g.dbnvar, f.bndiff2);
+  if (!fits(g.dbndiff2, f.bndiff2)) return g;
   g.dbndiff = table.fork_backward(raw.dbndiff, table.bndiff2_backward(g.dbndiff2, f.bndiff));
+  if (!fits(g.dbndiff, f.bndiff)) return g;
   auto diff = table.bndiff_backward(g.dbndiff);
   g.dbnmeani = diff.dbnmeani;
+  if (!fits(g.dbnmeani, f.bnmeani) || !fits(diff.dhprebn, f.hprebn)) return g;
   g.dhprebn = table.fork_backward(diff.dhprebn, table.bnmeani_backward(g.dbnmeani, f.hprebn));
+  if (!fits(g.dhprebn, f.hprebn)) return g;
   auto in = table.hprebn_backward(g.dhprebn, f.embcat, p.W1);
   g.dembcat = in.dx;
   g.params.dW1 = in.dW;
   g.params.db1 = in.db;
+  if (!fits(g.dembcat, f.embcat)) return g;
   g.demb = table.embcat_backward(g.dembcat, f.emb);
+  if (!fits(g.demb, f.emb)) return g;
   g.params.dC = table.emb_backward(g.demb, Xb, p.C);
   return g;
 }

@@ -46,8 +46,9 @@ class WaveNet {
   std::int64_t numel();
   void set_table(const layers::BackwardTable* table);
   // On: outside autograd, every Tanh runs at::tanh and every BatchNorm1d ATen's statistics
-  // (`vector_tanh` and `loop_statistics` off), so the forward is autograd's, bit for bit. Off (the
-  // default): the training step's faster forward, which rounds differently in the last bits.
+  // (`vector_tanh` and `loop_statistics` off): the step-0 loss then equals autograd's bit for bit (the
+  // twin test). Off (the default): the training step's faster forward, which rounds differently in the
+  // last bits.
   void set_autograd_forward(bool on);
 
   WaveNetConfig config;

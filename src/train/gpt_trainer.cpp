@@ -7,6 +7,7 @@
 
 #include "train/checkpoint_file.h"
 #include "verify/graph.h"
+#include "verify/gpt_check.h"
 
 namespace bpn::train {
 
@@ -115,7 +116,7 @@ StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X_, const 
     run.manual_backward = [&applied] { return applied; };
     return run;
   };
-  return summarize(verify::compare_graph(make, dtype).rows);
+  return summarize(verify::compare_graph(make, dtype, verify::gpt_noise_scales(before.config.n_embd)).rows);
 }
 
 // ---- Checkpoints ------------------------------------------------------------------------------

@@ -24,11 +24,21 @@ std::string first_failure(const verify::CheckReport& r) {
 
 struct CheckOutcome {
   bool caught_with_ledger = false, caught_without = false;
-  std::string evidence;
+  std::string evidence, threw;
 };
 
+// The exception's first line (LibTorch appends a stack trace)
+std::string first_line(const std::exception& e) {
+  const std::string what = e.what();
+  return what.substr(0, what.find('\n'));
+}
+
+void note_throw(std::string& threw, const std::string& where, const std::exception& e) {
+  if (threw.empty()) threw = where + ": " + first_line(e);
+}
+
 // Runs one check (a report for the given dtype) and judges it with and without the ledger; a throw
-// counts as caught (a user sees a non-zero exit).
+// is not a catch (it is recorded apart).
 CheckOutcome judge_check(const std::function<verify::CheckReport(at::ScalarType)>& run, const verify::Ledger& ledger,
                          at::ScalarType dtype) {
   CheckOutcome out;
@@ -41,14 +51,13 @@ CheckOutcome judge_check(const std::function<verify::CheckReport(at::ScalarType)
     out.caught_with_ledger = !r.pass;
     if (!r.pass && out.evidence.empty()) out.evidence = first_failure(r);
   } catch (const std::exception& e) {
-    out.caught_with_ledger = out.caught_without = true;
-    out.evidence = std::string("threw: ") + e.what();
+    note_throw(out.threw, std::string("check ") + (dtype == at::kDouble ? "float64" : "float32"), e);
   }
   return out;
 }
 
 bool step_caught(const model::BackwardTable& table, const data::Dataset& data, at::ScalarType dtype,
-                 std::string& evidence) {
+                 std::string& evidence, std::string& threw) {
   try {
     TrainConfig cfg;
     cfg.dtype = dtype;
@@ -59,13 +68,14 @@ bool step_caught(const model::BackwardTable& table, const data::Dataset& data, a
     if (!check.pass && evidence.empty()) evidence = "--verify-every: " + check.detail;
     return !check.pass;
   } catch (const std::exception& e) {
-    if (evidence.empty()) evidence = std::string("--verify-every threw: ") + e.what();
-    return true;
+    note_throw(threw, "--verify-every", e);
+    return false;
   }
 }
 
 // The kernel's step with a mutated piece, verified as `train --verify-every` verifies it (float32).
-bool kernel_step_caught(const kernel::KernelTable& table, const data::Dataset& data, std::string& evidence) {
+bool kernel_step_caught(const kernel::KernelTable& table, const data::Dataset& data, std::string& evidence,
+                        std::string& threw) {
   try {
     const TrainConfig cfg;
     TrainState state = init_state(cfg, data);
@@ -76,8 +86,8 @@ bool kernel_step_caught(const kernel::KernelTable& table, const data::Dataset& d
     if (!check.pass && evidence.empty()) evidence = "--verify-every (kernel): " + check.detail;
     return !check.pass;
   } catch (const std::exception& e) {
-    if (evidence.empty()) evidence = std::string("--verify-every (kernel) threw: ") + e.what();
-    return true;
+    note_throw(threw, "--verify-every (kernel)", e);
+    return false;
   }
 }
 
@@ -97,7 +107,7 @@ MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, cons
                         const verify::Ledger& ledger, bool with_gradcheck) {
   MutantResult r;
   if (m.arch == "kernel") {
-    r.verify_f32 = kernel_step_caught(verify::mutated_kernel_table(m), data, r.evidence);
+    r.verify_f32 = kernel_step_caught(verify::mutated_kernel_table(m), data, r.evidence, r.threw);
     return r;
   }
   const model::BackwardTable table = verify::mutated_table(m);
@@ -136,9 +146,10 @@ MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, cons
   r.check_f32 = c32.caught_without;
   r.check_f64 = c64.caught_without;
   r.evidence = !c64.evidence.empty() ? c64.evidence : c32.evidence;
+  r.threw = !c64.threw.empty() ? c64.threw : c32.threw;
   if (m.training_step) {
-    r.verify_f64 = step_caught(table, data, at::kDouble, r.evidence);
-    r.verify_f32 = step_caught(table, data, at::kFloat, r.evidence);
+    r.verify_f64 = step_caught(table, data, at::kDouble, r.evidence, r.threw);
+    r.verify_f32 = step_caught(table, data, at::kFloat, r.evidence, r.threw);
   }
   if (with_gradcheck) {
     try {
@@ -146,8 +157,9 @@ MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, cons
       cfg.dtype = at::kDouble;
       cfg.table = &table;
       r.gradcheck = !verify::run_gradcheck(data, cfg).pass;
-    } catch (const std::exception&) {
-      r.gradcheck = true;
+    } catch (const std::exception& e) {
+      r.gradcheck = false;
+      note_throw(r.threw, "gradcheck", e);
     }
   }
   return r;

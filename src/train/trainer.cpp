@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include "kernel/mlp_eval.h"
 #include "util/errors.h"
@@ -76,9 +77,21 @@ float manual_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
     for (auto& [name, p] : record->before.named()) *p = p->clone();
   }
   std::vector<at::Tensor> params, grads;
-  for (const auto& [name, p] : s.params.named()) params.push_back(*p);
+  std::vector<std::pair<std::string, at::Tensor>> named_params;
+  for (const auto& [name, p] : s.params.named()) {
+    params.push_back(*p);
+    named_params.emplace_back(name, *p);
+  }
   for (const auto& [name, g] : t.grads.params.named()) grads.push_back(g);
-  table.sgd_update(params, grads, lr);
+  // A gradient of the wrong shape (a bug in a backward function) is not applied: under --verify-every
+  // the step check then reports it; without it the run stops with one line.
+  const std::string shape_problem = model::gradient_shape_problem(named_params, t.grads.params.named());
+  if (shape_problem.empty()) {
+    table.sgd_update(params, grads, lr);
+  } else if (!record) {
+    throw std::runtime_error("the manual backward's gradients do not fit the parameters: " + shape_problem +
+                             " (run with --verify-every 1 to see every gradient judged)");
+  }
   if (record) {
     record->batch = t.batch;
     record->forward = t.forward;
@@ -149,6 +162,11 @@ StepCheck check_step(const verify::StepRecord& record) {
 
 StepCheck summarize(std::vector<verify::Row> rows) {
   StepCheck out;
+  if (rows.empty()) {  // nothing compared is no evidence
+    out.pass = false;
+    out.detail = "no gradient was compared";
+    return out;
+  }
   for (verify::Row& row : rows) {
     verify::judge(row, /*expect_exact=*/false);
     const double ratio =

@@ -60,11 +60,6 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.detach().to(at::kDouble) - b.detach().to(at::kDouble)).abs().max().item<double>();
 }
 
-// First-order rounding scale (see judge_accuracy) of a gradient that is a sum over `dim` of `terms`.
-double sum_noise_scale(const at::Tensor& terms, std::int64_t dim) {
-  return static_cast<double>(terms.size(dim)) * terms.detach().to(at::kDouble).abs().sum({dim}).max().item<double>();
-}
-
 // BatchNorm's closed form subtracts two batch sums from n*dy; where they nearly cancel (small batches:
 // at n = 2 the true dhprebn is O(eps)) its computed value is rounding noise of the terms, and bnraw
 // itself carries the rounding of (hprebn - mean), which cancels when the batch varies little around a
@@ -194,9 +189,14 @@ ExerciseReport exercise4(const model::Params& params, const model::Batch& batch,
     s.after = s.before.to(s.before.C.scalar_type());
     for (auto& [name, t] : s.after.named()) *t = t->clone();
     std::vector<at::Tensor> ps, gs;
-    for (const auto& [name, t] : s.after.named()) ps.push_back(*t);
+    std::vector<std::pair<std::string, at::Tensor>> named;
+    for (const auto& [name, t] : s.after.named()) {
+      ps.push_back(*t);
+      named.emplace_back(name, *t);
+    }
     for (const auto& [name, t] : s.grads.params.named()) gs.push_back(t);
-    table.sgd_update(ps, gs, s.lr);
+    // A gradient of the wrong shape is not applied; verify_step reports it (model/backward.h)
+    if (model::gradient_shape_problem(named, s.grads.params.named()).empty()) table.sgd_update(ps, gs, s.lr);
   }
   ex.rows = verify_step(s);
   return ex;
@@ -233,7 +233,8 @@ GraphFactory chunked_graph_factory(const model::Params& params, const model::Bat
 }
 
 bool ExerciseReport::pass() const {
-  return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass; });
+  // No rows is no evidence: an empty report fails
+  return !rows.empty() && std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass; });
 }
 
 bool is_notebook_configuration(const CheckConfig& c, std::int64_t vocab_size, std::int64_t block_size) {
@@ -453,6 +454,28 @@ nlohmann::json CheckReport::to_json() const {
   return j;
 }
 
+std::string exactness_summary(const CheckReport& r, const std::vector<Row>* rows) {
+  if (!r.ledger_found) return "exactness NOT verified (no ledger entry for this configuration)";
+  int recorded = 0, still = 0;
+  auto count = [&](const std::vector<Row>& rs) {
+    for (const Row& row : rs) {
+      recorded += row.expect_exact ? 1 : 0;
+      still += row.expect_exact && row.cmp.exact ? 1 : 0;
+    }
+  };
+  if (rows) {
+    count(*rows);
+  } else {
+    for (const auto& ex : r.exercises) count(ex.rows);
+  }
+  if (recorded == 0)
+    return std::string("exactness: nothing recorded exact for this ") + (rows ? "exercise" : "configuration") +
+           " (accuracy only)";
+  const std::string n = std::to_string(recorded) + (recorded == 1 ? " row" : " rows");
+  if (still == recorded) return "exactness: " + n + " recorded exact, all still exact";
+  return "exactness: " + n + " recorded exact, " + std::to_string(recorded - still) + " no longer exact";
+}
+
 std::string format_report(const CheckReport& r) {
   std::ostringstream os;
   os << "libtorch " << r.env.libtorch << " | cpu capability " << r.env.cpu_capability << " | " << r.env.dtype << " | "
@@ -485,6 +508,7 @@ std::string format_report(const CheckReport& r) {
                     fmt("%.3f", ratio).c_str(), result.c_str());
       os << line;
     }
+    os << exactness_summary(r, &ex.rows) << "\n";
   }
   os << "\nderivations: " << kDerivationsPath
      << "#summary-table (one row per gradient, linked to its section; --json gives each row's \"section\")\n";
@@ -577,6 +601,12 @@ std::vector<Row> verify_step(const StepRecord& s) {
   const auto grads = s.grads.params.named();
   for (std::size_t i = 0; i < before.size(); ++i) {
     const at::Tensor p = *before[i].second, g = grads[i].second;
+    if (!g.defined() || g.sizes() != p.sizes()) {  // not applied (the gradient's own row says why)
+      Row row = make_row("step:" + before[i].first, *after[i].second, Reference{});
+      row.cmp.problem = "not applied: d" + before[i].first + " does not have the parameter's shape";
+      rows.push_back(std::move(row));
+      continue;
+    }
     auto update_in = [&](at::ScalarType d) { return at::add(p.detach().to(d), g.detach().to(d), -s.lr); };
     rows.push_back(make_row("step:" + before[i].first, *after[i].second,
                             Reference{update_in(dtype), update_in(at::kFloat), update_in(at::kDouble), 0.0}));

@@ -122,6 +122,13 @@ void record_exactness(const CheckReport& report, Ledger& ledger);
 // prints one after everything it runs (see cli/check_cmd.cpp).
 std::string format_report(const CheckReport& report);
 
+// What the ledger guarded, for rows judged by apply_expectations: "exactness: 26 rows recorded exact,
+// all still exact", "exactness: 26 rows recorded exact, 1 no longer exact", "exactness: nothing
+// recorded exact for this configuration (accuracy only)", or, without an entry, "exactness NOT
+// verified (no ledger entry for this configuration)". `rows`: one exercise's ("... for this exercise");
+// without it, all of the report's.
+std::string exactness_summary(const CheckReport& report, const std::vector<Row>* rows = nullptr);
+
 // The rounding scales of the chunked graph's two analytically-zero gradients, from its float64
 // autograd gradients: dlogit_maxes (softmax is shift-invariant) and db1 (BatchNorm removes any bias
 // added before it); each is the first-order rounding bound of the sum that computes it.

@@ -32,6 +32,9 @@ Sequences word_sequences(const data::Dataset& data, std::int64_t first_word, std
 std::int64_t sequence_length(const data::Dataset& data);  // L
 
 CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& config);
+// The rounding scales of the GPT's bias gradients (sums over the rows) for compare_graph; check and
+// train --verify-every both judge with them.
+NoiseScales gpt_noise_scales(std::int64_t n_embd);
 // The check's graph (the same weights and batch) for compare_graph and `bpninja graph`.
 GraphFactory gpt_graph_factory(const data::Dataset& data, const GPTCheckConfig& config);
 GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfig& config);

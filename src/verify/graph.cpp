@@ -2,6 +2,8 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <set>
+
 namespace bpn::verify {
 
 namespace {
@@ -39,11 +41,29 @@ GraphComparison compare_graph(const GraphFactory& make, at::ScalarType dtype, co
     const auto it = e.grad.find(name);
     return it == e.grad.end() ? at::Tensor() : it->second;
   };
-  for (const auto& [name, m] : manual) {
+  auto row_of = [&](const std::string& name, const at::Tensor& m) {
     const auto it = scales.find(name);
-    out.rows.push_back(make_row(
+    return make_row(
         name, m,
-        Reference{grad_of(run, name), grad_of(e32, name), grad_of(e64, name), it == scales.end() ? 0.0 : it->second}));
+        Reference{grad_of(run, name), grad_of(e32, name), grad_of(e64, name), it == scales.end() ? 0.0 : it->second});
+  };
+  std::set<std::string> returned;
+  for (const auto& [name, m] : manual) {
+    returned.insert(name);
+    Row row = row_of(name, m);
+    if (!m.defined()) row.cmp.problem = "missing: the manual backward returned an undefined gradient for " + name;
+    out.rows.push_back(std::move(row));
+  }
+  // Every recorded intermediate and every parameter must have a manual gradient: one the manual
+  // backward left out is a FAIL row, never a row that is not there (an empty table is no pass).
+  for (const NamedTensors* graph : {&run.run.intermediates, &run.run.parameters}) {
+    for (const auto& [name, t] : *graph) {
+      if (returned.count(name)) continue;
+      returned.insert(name);
+      Row row = row_of(name, at::Tensor());
+      row.cmp.problem = "missing: the manual backward returned no gradient for " + name;
+      out.rows.push_back(std::move(row));
+    }
   }
   return out;
 }

@@ -1,7 +1,8 @@
 // Generic verification of any model with a hand-derived backward. A model provides two things:
 //   - a forward, in a given dtype, that records named intermediates and returns the loss, with its
 //     parameters as autograd leaves;
-//   - a manual backward that returns a gradient for every recorded intermediate and parameter.
+//   - a manual backward that returns a gradient for every recorded intermediate and parameter (one it
+//     leaves out, or returns undefined, is a FAIL row named "missing").
 // Everything else is here, once: the autograd reference (in the run's dtype, float32 and float64),
 // one judged row per tensor by the verdict rule (verify/verdict.h), ready for the ledger. The MLP's
 // Exercise 1 and the WaveNet both go through compare_graph.

@@ -46,6 +46,10 @@ std::string Accuracy::describe() const {
   return buf;
 }
 
+double sum_noise_scale(const at::Tensor& terms, std::int64_t dim) {
+  return static_cast<double>(terms.size(dim)) * terms.detach().to(at::kDouble).abs().sum({dim}).max().item<double>();
+}
+
 Row make_row(const std::string& name, const at::Tensor& manual, const Reference& ref,
              std::optional<double> maxdiff_goal) {
   Row row;

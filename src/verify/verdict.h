@@ -52,6 +52,11 @@ struct Accuracy {
 Accuracy judge_accuracy(const at::Tensor& manual, const at::Tensor& ref64, const at::Tensor& autograd32,
                         double noise_scale = 0.0);
 
+// judge_accuracy's noise_scale of a gradient that is a sum over `dim` of `terms` (a bias's gradient:
+// the sum over rows of its output's gradient): the count of terms times the largest sum of their
+// magnitudes. For gradients that nearly cancel, whose computed value is mostly rounding.
+double sum_noise_scale(const at::Tensor& terms, std::int64_t dim);
+
 // ---- Rows: one compared tensor, judged -----------------------------------------------------------
 
 // The reference (autograd, or the op forward for a forward row) for one tensor, evaluated on the

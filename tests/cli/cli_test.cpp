@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -116,6 +117,25 @@ TEST(Cli, AGradientRegressionAgainstTheLedgerExitsOne) {
   EXPECT_NE(r.out.find("no longer bit-equal"), std::string::npos) << r.out;
 }
 
+// The verdict line says what the ledger guarded: the count of recorded-exact rows, or that nothing
+// is recorded exact (the WaveNet's and the GPT's entries today), never "verified" over nothing.
+TEST(Cli, TheVerdictLineSaysWhatTheLedgerGuarded) {
+  BPN_REQUIRE_NAMES(d);
+  const auto mlp = run_cli({"check", "--data", bpn::testing::names_path()});
+  ASSERT_EQ(mlp.status, kExitOk) << mlp.out << mlp.err;
+  const std::string last = mlp.out.substr(mlp.out.rfind("PASS"));
+  const std::string prefix = "PASS: every expectation holds; exactness: ";
+  ASSERT_EQ(last.rfind(prefix, 0), 0u) << last;
+  EXPECT_GT(std::atoi(last.c_str() + prefix.size()), 0) << last;  // at least one row recorded exact
+  EXPECT_NE(last.find(" rows recorded exact, all still exact"), std::string::npos) << last;
+  const auto wavenet = run_cli({"check", "--arch", "wavenet", "--data", bpn::testing::names_path()});
+  ASSERT_EQ(wavenet.status, kExitOk) << wavenet.out << wavenet.err;
+  EXPECT_NE(wavenet.out.find("PASS: every expectation holds; exactness: nothing recorded exact for this "
+                             "configuration (accuracy only)"),
+            std::string::npos)
+      << wavenet.out;
+}
+
 TEST(Cli, WithoutALedgerEntryCheckSaysExactnessWasNotVerified) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("noentry");
@@ -175,9 +195,9 @@ TEST(Cli, AnInvalidLedgerIsAnInputErrorNamingTheEntry) {
   EXPECT_NE(r.err.find("entry 0"), std::string::npos) << r.err;
 }
 
-TEST(Cli, ARecordingIsRefusedFromAFailingRun) {
+TEST(Cli, FailuresBesidesExactnessListARowThatFailsItsAccuracyRule) {
   // A row that fails its accuracy rule is reported by failures_besides_exactness, which
-  // --record-ledger consults before writing anything.
+  // --record-ledger consults before writing anything (this test does not run --record-ledger).
   verify::CheckReport r;
   verify::ExerciseReport ex{1, "t", {}};
   verify::Row row;

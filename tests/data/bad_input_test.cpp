@@ -97,6 +97,21 @@ TEST(BadInput, SingleWordNamesTheFile) {
   expect_rejected(write_file("one.txt", "emma\n"), "one.txt: the word list has 1");
 }
 
+// Two words fill the training split but leave the dev split empty: bad input with the minimum,
+// for every command that reads a word list (it used to print "dev nan" and exit 0)
+TEST(BadInput, TooFewWordsForTheThreeSplitsNamesTheMinimum) {
+  const fs::path two = write_file("two.txt", "emma\nava\n");
+  expect_rejected(two, "two.txt: the word list has 2 word(s): the 80/10/10 split would leave the dev split empty; "
+                       "give at least 6 words");
+  for (const std::string arch : {"mlp", "wavenet", "gpt"}) {
+    const auto r = bpn::testing::run_cli({"train", "--arch", arch, "--data", two.string(), "--steps", "1"});
+    EXPECT_EQ(r.status, cli::kExitBadInput) << arch << ": " << r.out;
+    EXPECT_NE(r.err.find("give at least 6 words"), std::string::npos) << arch << ": " << r.err;
+  }
+  const std::string six = "emma\nava\nmia\nzoe\nlily\nnora\n";
+  expect_handled(write_file("six.txt", six));
+}
+
 TEST(BadInput, ALineOf100000Characters) {
   const fs::path file = write_file("long.txt", std::string(100000, 'a') + "\n" + kWords);
   const Dataset d = load_dataset(file.string(), 3);

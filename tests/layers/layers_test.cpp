@@ -51,6 +51,42 @@ TEST(BatchNorm1d, RunningStatisticsAreUpdatedOncePerTrainingForward) {
   EXPECT_EQ(bn.updates, 1);
 }
 
+// Every way a training forward computes its statistics gives the unbiased variance autograd's
+// forward uses (x.var, n-1), in the output and in the running statistics: the CPU loop
+// (loop_statistics), the tensor-op statistics outside autograd that the loop then normalises with
+// (loop_statistics off, as WaveNet::set_autograd_forward(true) sets it), and the tensor ops alone
+// (here reached by a float64 input with float32 parameters, which the loops do not take). A biased
+// variance in any of them moves the running variance by 0.1 var / (n - 1), about 1e-2 here.
+TEST(BatchNorm1d, EveryTrainingForwardUsesTheUnbiasedVarianceOfAutograd) {
+  at::Generator g = at::detail::createCPUGenerator(5);
+  const at::Tensor x = at::randn({8, 3, 4}, g, at::kDouble) * 2 + 1;
+  const at::Tensor mean = x.mean(kDims01, true), var = x.var(kDims01, /*unbiased=*/true, /*keepdim=*/true);
+  const at::Tensor out_ref = (x - mean) / at::sqrt(var + kBatchNormEps);
+  const at::Tensor running_var_ref = 0.9 + 0.1 * var.reshape({-1});
+  struct Path {
+    const char* name;
+    bool loop_statistics, float64_parameters;
+  };
+  for (const Path& path : {Path{"CPU loop", true, true}, Path{"tensor-op statistics, loop normalise", false, true},
+                           Path{"tensor ops", true, false}}) {
+    BatchNorm1d bn(4);
+    bn.loop_statistics = path.loop_statistics;
+    if (path.float64_parameters) {
+      for (at::Tensor* t : {&bn.gamma, &bn.beta, &bn.running_mean, &bn.running_var}) *t = t->to(at::kDouble);
+    }
+    at::Tensor out;
+    {
+      at::NoGradGuard no_grad;  // outside autograd, as the manual training step runs it
+      out = bn.forward(x);
+    }
+    const double tol = path.float64_parameters ? 1e-12 : 1e-6;  // float32 parameters round the update
+    EXPECT_LE((out - out_ref).abs().max().item<double>(), 1e-12) << path.name;
+    EXPECT_LE((bn.running_var.to(at::kDouble) - running_var_ref).abs().max().item<double>(), tol) << path.name;
+    EXPECT_LE((bn.running_mean.to(at::kDouble) - 0.1 * mean.reshape({-1})).abs().max().item<double>(), tol)
+        << path.name;
+  }
+}
+
 // One layer at a time through the generic verification: a random input, a random linear loss.
 template <typename Make>
 void expect_layer_verified(Make make_layer, std::vector<std::int64_t> shape, at::ScalarType dtype) {
@@ -286,6 +322,21 @@ TEST(GPT, CheckPassesInBothDtypesAndIsAllcloseInFloat64) {
     if (dtype == at::kDouble) {
       for (const auto& row : r.exercises.at(0).rows) EXPECT_TRUE(row.cmp.allclose) << describe(row.cmp);
     }
+  }
+}
+
+// LayerNorm over 1 or 2 channels is degenerate (its output is its bias, or +-1), and the verdict gave
+// false FAILs on its rounding noise there (ConfigSweep, 5 of 1,500 GPT configurations with n_embd <= 2):
+// such a width is bad input for every command, with one line.
+TEST(GPT, AWidthBelowThreeIsBadInput) {
+  BPN_REQUIRE_NAMES(d);
+  for (const std::string command : {"check", "train"}) {
+    std::vector<std::string> args = {command, "--arch", "gpt", "--data", bpn::testing::names_path(), "--n-head", "1",
+                                     "--n-embd", "2"};
+    if (command == "train") args.insert(args.end(), {"--steps", "1"});
+    const auto r = bpn::testing::run_cli(args);
+    EXPECT_EQ(r.status, 2) << command << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("LayerNorm over fewer than 3 channels is degenerate"), std::string::npos) << r.err;
   }
 }
 

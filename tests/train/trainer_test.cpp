@@ -414,6 +414,30 @@ TEST(TrainCli, LegacyCheckpointsStillLoadAndResumeIntoSafetensors) {
       << "the run resumed from the legacy checkpoint is not bit-identical to the uninterrupted one";
 }
 
+// --verify-every that would check no step of the run is bad input, said before training: here a run
+// resumed at step 5 that stops at 8 contains no multiple of 10 (fresh runs always check step 0).
+TEST(TrainCli, VerifyEveryThatChecksNoStepIsRejectedBeforeTraining) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = scratch("verify_none");
+  for (const std::string arch : {"mlp", "wavenet", "gpt"}) {
+    const fs::path run = dir / arch;
+    std::vector<std::string> args = {"train", "--arch", arch, "--data", bpn::testing::names_path(), "--steps", "5",
+                                     "--out", run.string()};
+    if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16", "--batch-size", "4"});
+    ASSERT_EQ(run_cli(args).status, cli::kExitOk) << arch;
+    const std::string before = [&] {
+      std::ifstream in(run / "checkpoint.safetensors", std::ios::binary);
+      return std::string((std::istreambuf_iterator<char>(in)), {});
+    }();
+    const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--steps", "8", "--verify-every", "10",
+                            "--resume", run.string(), "--out", run.string()});
+    EXPECT_EQ(r.status, cli::kExitBadInput) << arch << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("--verify-every 10 checks no step of this run"), std::string::npos) << arch << ": " << r.err;
+    std::ifstream in(run / "checkpoint.safetensors", std::ios::binary);
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), before) << arch << ": the checkpoint changed";
+  }
+}
+
 TEST(TrainCli, ResumeOnOtherDataIsRejected) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("otherdata");
@@ -421,7 +445,7 @@ TEST(TrainCli, ResumeOnOtherDataIsRejected) {
                      (dir / "run").string()})
                 .status,
             cli::kExitOk);
-  std::ofstream(dir / "words.txt") << "anna\nbob\ncarl\ndora\nemil\n";
+  std::ofstream(dir / "words.txt") << "anna\nbob\ncarl\ndora\nemil\nfred\n";
   const auto r =
       run_cli({"train", "--data", (dir / "words.txt").string(), "--steps", "20", "--resume", (dir / "run").string()});
   EXPECT_EQ(r.status, cli::kExitBadInput);

@@ -26,6 +26,8 @@ TEST(MutationCatalog, EveryMutantIsCaughtWhereItCanBeSeen) {
     const train::MutantResult r = train::run_mutant(m, *d, wavenet_data, ledger);
     const Expectation e = m.expect();
     SCOPED_TRACE(m.name + " [" + bug_class_name(m.bug) + "] evidence: " + r.evidence);
+    // A check that throws is not a catch: the verdict must see the bug (a user would get exit 3)
+    EXPECT_TRUE(r.threw.empty()) << "a check threw: " << r.threw;
     if (!m.equivalent.empty()) {
       std::cout << "[ equivalent ] " << m.name << ": " << m.equivalent << "\n";
       EXPECT_FALSE(r.caught_anywhere()) << "an equivalent mutant was caught: its reason is stale";
