@@ -2,6 +2,7 @@
 // generic verification), the three-dimensional BatchNorm the lecture got wrong at first, and the
 // lecture's WaveNet reproduced from its seed.
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
