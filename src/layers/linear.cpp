@@ -14,10 +14,10 @@ LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const a
   LinearGrads g;
   // dx and dW are independent matmuls: on two threads with --threads 2 (util/threads.h)
   util::run_both([&] { g.dx = dout.matmul(W.t()); },
-           [&] {
-             g.dW = x2.t().mm(d2);
-             if (bias) g.db = d2.sum({0});
-           });
+                 [&] {
+                   g.dW = x2.t().mm(d2);
+                   if (bias) g.db = d2.sum({0});
+                 });
   return g;
 }
 

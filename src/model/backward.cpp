@@ -342,7 +342,8 @@ std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::
     const at::Tensor& p = params[i].second;
     const at::Tensor g = i < grads.size() ? grads[i].second : at::Tensor();
     if (!g.defined()) return "d" + params[i].first + " is missing";
-    if (g.sizes() != p.sizes()) return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);
+    if (g.sizes() != p.sizes())
+      return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);
   }
   return "";
 }

@@ -6,8 +6,8 @@
 #include <torch/optim/adamw.h>
 
 #include "train/checkpoint_file.h"
-#include "verify/graph.h"
 #include "verify/gpt_check.h"
+#include "verify/graph.h"
 
 namespace bpn::train {
 

@@ -95,10 +95,10 @@ NoiseScales gpt_noise_scales(std::int64_t n_embd) {
       const std::string block = layer.substr(0, layer.find('.') + 1);  // "h0." ("" for ln_f)
       // the recorded output whose gradient the bias's gradient sums
       const std::string out = layer == "ln_f" || layer == block + "ln_1" || layer == block + "ln_2" ? layer
-                              : layer == block + "attn.c_proj"                                  ? block + "attn_out"
-                              : layer == block + "mlp.c_fc"                                     ? block + "fc"
-                              : layer == block + "mlp.c_proj"                                   ? block + "mlp_out"
-                                                                                                : "";
+                              : layer == block + "attn.c_proj"                                      ? block + "attn_out"
+                              : layer == block + "mlp.c_fc"                                         ? block + "fc"
+                              : layer == block + "mlp.c_proj"                                       ? block + "mlp_out"
+                                                                                                    : "";
       if (!out.empty()) {
         const at::Tensor g = grad(out);
         if (g.defined()) scales[name] = sum_noise_scale(rows(g), 0);

@@ -101,8 +101,9 @@ TEST(BadInput, SingleWordNamesTheFile) {
 // for every command that reads a word list (it used to print "dev nan" and exit 0)
 TEST(BadInput, TooFewWordsForTheThreeSplitsNamesTheMinimum) {
   const fs::path two = write_file("two.txt", "emma\nava\n");
-  expect_rejected(two, "two.txt: the word list has 2 word(s): the 80/10/10 split would leave the dev split empty; "
-                       "give at least 6 words");
+  expect_rejected(two,
+                  "two.txt: the word list has 2 word(s): the 80/10/10 split would leave the dev split empty; "
+                  "give at least 6 words");
   for (const std::string arch : {"mlp", "wavenet", "gpt"}) {
     const auto r = bpn::testing::run_cli({"train", "--arch", arch, "--data", two.string(), "--steps", "1"});
     EXPECT_EQ(r.status, cli::kExitBadInput) << arch << ": " << r.out;

@@ -92,15 +92,15 @@ TEST_P(Determinism, WeightsAreIdenticalAcrossThreadCountsRerunsAndResume) {
                           << ")";
   EXPECT_TRUE(one == again) << "rerun: a second run gave other weights (" << first_difference(one, again) << ")";
   EXPECT_TRUE(one == resumed) << "resume: the run resumed at step " << half
-                              << " gave other weights than the uninterrupted one ("
-                              << first_difference(one, resumed) << ")";
+                              << " gave other weights than the uninterrupted one (" << first_difference(one, resumed)
+                              << ")";
 }
 
 // Steps enough that every piece of each step (and the MLP's learning-rate decay) has run on both
 // thread counts; the MLP at a width where its products are split by OpenBLAS when it may.
 INSTANTIATE_TEST_SUITE_P(Models, Determinism,
-                         ::testing::Values(Training{"mlp", 400, {"--decay-step", "300"}},
-                                           Training{"wavenet", 100, {}}, Training{"gpt", 10, {}}),
+                         ::testing::Values(Training{"mlp", 400, {"--decay-step", "300"}}, Training{"wavenet", 100, {}},
+                                           Training{"gpt", 10, {}}),
                          [](const auto& info) { return info.param.arch; });
 
 }  // namespace

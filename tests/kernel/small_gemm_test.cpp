@@ -2,7 +2,8 @@
 // and 32 columns, K from 1 up), both operand layouts, with and without accumulation, against the
 // product in float64. Without AVX-512 the same checks run the plain loops, and the test then reports
 // itself skipped (so ctest shows that the blocks were not tested here). The bound is the classic one
-// for a float32 sum of K+1 terms formed in order: |C - exact| <= (K + 1) u sum |terms|, u = 2^-24 (Higham, Accuracy and Stability, section 3.1).
+// for a float32 sum of K+1 terms formed in order: |C - exact| <= (K + 1) u sum |terms|, u = 2^-24 (Higham, Accuracy and
+// Stability, section 3.1).
 #include "kernel/small_gemm.h"
 
 #include <gtest/gtest.h>
@@ -58,7 +59,9 @@ TEST(SmallGemm, EveryBlockShapeIsWithinTheFloat32DotProductBound) {
   }
   EXPECT_GT(checked, 0);
   // The plain loops passed; the AVX-512 blocks, which this test is for, could not run here
-  if (!have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: small_gemm ran its plain loops (they passed); its AVX-512 blocks are untested on this CPU";
+  if (!have_small_gemm())
+    GTEST_SKIP()
+        << "no AVX-512 here: small_gemm ran its plain loops (they passed); its AVX-512 blocks are untested on this CPU";
 }
 
 // A @ B^T as the kernel's dout @ W^T forms it (two transposes around small_gemm), under the same bound.
@@ -93,7 +96,9 @@ TEST(SmallGemm, ATimesBTransposedIsWithinTheFloat32DotProductBound) {
   }
   EXPECT_GT(checked, 0);
   // The plain loops passed; the AVX-512 blocks, which this test is for, could not run here
-  if (!have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: small_gemm_b_transposed ran its plain loops (they passed); its AVX-512 blocks are untested on this CPU";
+  if (!have_small_gemm())
+    GTEST_SKIP() << "no AVX-512 here: small_gemm_b_transposed ran its plain loops (they passed); its AVX-512 blocks "
+                    "are untested on this CPU";
 }
 
 // transpose moves floats and nothing else: every element lands exactly where it belongs, for full and
@@ -120,7 +125,9 @@ TEST(SmallGemm, TransposeMovesEveryElementAndNothingElse) {
   }
   EXPECT_GT(checked, 0);
   // The plain loops passed; the AVX-512 blocks, which this test is for, could not run here
-  if (!have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: transpose ran its plain loops (they passed); its AVX-512 blocks are untested on this CPU";
+  if (!have_small_gemm())
+    GTEST_SKIP()
+        << "no AVX-512 here: transpose ran its plain loops (they passed); its AVX-512 blocks are untested on this CPU";
 }
 
 }  // namespace

@@ -332,8 +332,8 @@ TEST(GPT, CheckPassesInBothDtypesAndIsAllcloseInFloat64) {
 TEST(GPT, AWidthBelowThreeIsBadInput) {
   BPN_REQUIRE_NAMES(d);
   for (const std::string command : {"check", "train"}) {
-    std::vector<std::string> args = {command, "--arch", "gpt", "--data", bpn::testing::names_path(), "--n-head", "1",
-                                     "--n-embd", "2"};
+    std::vector<std::string> args = {command,    "--arch", "gpt",      "--data", bpn::testing::names_path(),
+                                     "--n-head", "1",      "--n-embd", "2"};
     if (command == "train") args.insert(args.end(), {"--steps", "1"});
     const auto r = bpn::testing::run_cli(args);
     EXPECT_EQ(r.status, 2) << command << ": " << r.out << r.err;

@@ -421,8 +421,8 @@ TEST(TrainCli, VerifyEveryThatChecksNoStepIsRejectedBeforeTraining) {
   const fs::path dir = scratch("verify_none");
   for (const std::string arch : {"mlp", "wavenet", "gpt"}) {
     const fs::path run = dir / arch;
-    std::vector<std::string> args = {"train", "--arch", arch, "--data", bpn::testing::names_path(), "--steps", "5",
-                                     "--out", run.string()};
+    std::vector<std::string> args = {"train",   "--arch", arch,    "--data",    bpn::testing::names_path(),
+                                     "--steps", "5",      "--out", run.string()};
     if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16", "--batch-size", "4"});
     ASSERT_EQ(run_cli(args).status, cli::kExitOk) << arch;
     const std::string before = [&] {

@@ -83,7 +83,9 @@ TEST(ConfigSweep, NoFalseFailForTheWaveNetAndTheGPT) {
   const int count = std::max(1, mlp_count / 4);
   const data::Dataset data8 = data::load_dataset(bpn::testing::names_path(), 8);
   std::mt19937_64 rng(sweep_seed() + 1);
-  auto uniform = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
   int fails = 0;
   for (int i = 0; i < count; ++i) {
     WaveNetCheckConfig w;
@@ -97,8 +99,8 @@ TEST(ConfigSweep, NoFalseFailForTheWaveNetAndTheGPT) {
     if (!rw.pass) {
       ++fails;
       ADD_FAILURE() << "false FAIL (wavenet): " << model::dtype_name(w.dtype) << " n_embd " << w.model.n_embd
-                    << " n_hidden " << w.model.n_hidden << " batch " << w.batch_size << " seed " << w.model.seed
-                    << ": " << rw.failures_besides_exactness().front();
+                    << " n_hidden " << w.model.n_hidden << " batch " << w.batch_size << " seed " << w.model.seed << ": "
+                    << rw.failures_besides_exactness().front();
     }
     GPTCheckConfig g;
     g.model.n_layer = uniform(1, 3);

@@ -1,6 +1,8 @@
 // compare_graph and the reports built on it cannot pass vacuously (issue 23): a gradient the manual
 // backward leaves out, or returns undefined, is a FAIL row named "missing", and a report or a step
 // check with no rows fails.
+#include "verify/graph.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 
 #include "train/trainer.h"
 #include "verify/check.h"
-#include "verify/graph.h"
 
 namespace bpn {
 namespace {
