@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "data/pyrandom.h"
 #include "util/errors.h"
@@ -178,6 +179,20 @@ Split build_split(const std::vector<Word>& words, const Vocab& vocab, int block_
   return s;
 }
 
+namespace {
+// The notebook's split: n1 = int(0.8 * len(words)), n2 = int(0.9 * len(words))
+std::pair<std::size_t, std::size_t> split_bounds(std::size_t count) {
+  return {static_cast<std::size_t>(0.8 * static_cast<double>(count)),
+          static_cast<std::size_t>(0.9 * static_cast<double>(count))};
+}
+
+// Which of the three splits `count` words leave empty ("" if none)
+std::string empty_split(std::size_t count) {
+  const auto [n1, n2] = split_bounds(count);
+  return n1 == 0 ? "training" : n2 == n1 ? "dev" : n2 == count ? "test" : "";
+}
+}  // namespace
+
 Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuffle_seed) {
   if (block_size < 1) throw InputError("block_size must be at least 1");
   Dataset d;
@@ -186,8 +201,7 @@ Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuf
   PyRandom rng(shuffle_seed);
   rng.shuffle(words);
   const auto count = words.size();
-  const auto n1 = static_cast<std::size_t>(0.8 * static_cast<double>(count));
-  const auto n2 = static_cast<std::size_t>(0.9 * static_cast<double>(count));
+  const auto [n1, n2] = split_bounds(count);
   if (n1 == 0) {
     throw InputError("the word list has " + std::to_string(count) +
                      " word(s): the 80% training split would be empty; give at least 2 words");
@@ -200,15 +214,6 @@ Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuf
   d.words = std::move(words);
   return d;
 }
-
-namespace {
-// Which of the 80/10/10 splits, as make_dataset cuts them, `count` words leave empty ("" if none)
-std::string empty_split(std::size_t count) {
-  const auto n1 = static_cast<std::size_t>(0.8 * static_cast<double>(count));
-  const auto n2 = static_cast<std::size_t>(0.9 * static_cast<double>(count));
-  return n1 == 0 ? "training" : n2 == n1 ? "dev" : n2 == count ? "test" : "";
-}
-}  // namespace
 
 Dataset load_dataset(const std::string& path, int block_size, std::uint64_t shuffle_seed) {
   std::vector<Word> words = read_words(path);
