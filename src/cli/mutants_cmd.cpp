@@ -59,8 +59,9 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
                                  : "")
         << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | "
         << verify::bug_class_name(m.bug) << " | ";
-    if (m.arch == "kernel") {  // float32 only, not in check: its verified step is the check
-      out << "n/a | n/a | n/a | " << mark(r.verify_f32, e.verify_f32) << " | n/a |";
+    if (m.arch == "kernel") {  // float32 only: check's kernel rows (no ledger) and the kernel's verified step
+      out << "n/a | " << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
+          << mark(r.verify_f32, e.verify_f32) << " | n/a |";
     } else {
       out << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
           << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")

@@ -5,6 +5,7 @@
 #include "train/curve_io.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
+#include "verify/mutants.h"
 
 namespace bpn::cli {
 
@@ -107,6 +108,15 @@ void write_loss_files(const std::string& out_dir, const std::vector<float>& loss
   train::write_loss_csv(csv, train::loss_curve(losses, chunk));
   const std::string problem = train::plot_loss_png(csv, (dir / "loss.png").string());
   if (!problem.empty()) err << "bpninja: warning: no loss.png: " << problem << "\n";
+}
+
+layers::BackwardTable mutated_layer_table(const std::string& name, const std::string& arch) {
+  for (const verify::Mutant& m : verify::mutant_catalog()) {
+    if (m.name == name && m.arch == arch) return verify::mutated_layers_table(m);
+  }
+  throw InputError("--mutant '" + name + "' is not a mutant of --arch " + arch +
+                   "; `bpninja mutants` lists the catalog (the names marked [" +
+                   (arch == "gpt" ? std::string("GPT") : std::string("WaveNet")) + "])");
 }
 
 }  // namespace bpn::cli

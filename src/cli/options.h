@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "layers/backward_table.h"
+
 namespace bpn::cli {
 
 at::ScalarType parse_dtype(const std::string& name);  // float32 | float64
@@ -38,5 +40,10 @@ void write_loss_files(const std::string& out_dir, const std::vector<float>& loss
 
 // A seed: a whole number from 0 to 2^64-1, digits only (CLI11 would wrap "-1" to 2^64-1).
 std::uint64_t parse_seed(const std::string& option, const std::string& text);
+
+// `train --mutant NAME`: the layer table with the catalog's mutant NAME injected (one of `arch`'s,
+// "wavenet" or "gpt"), so that a run shows --verify-every catching a realistic bug. Throws
+// bpn::InputError naming `bpninja mutants` when NAME is not one of them.
+layers::BackwardTable mutated_layer_table(const std::string& name, const std::string& arch);
 
 }  // namespace bpn::cli

@@ -61,6 +61,7 @@ struct TrainArgs {
   std::int64_t n_layer = 4, n_head = 4, n_embd = 64;  // --arch gpt
   bool twin = false;
   std::string path = "auto";  // --path kernel|ops (the MLP)
+  std::string mutant;         // --mutant NAME (--arch wavenet|gpt)
 };
 
 void require_learning_rate(const std::string& option, double lr) {
@@ -172,6 +173,7 @@ int run_wavenet(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   w.resume = a.resume;
   require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
   w.checkpoint_every = a.checkpoint_every;
+  w.mutant = a.mutant;
   if (!a.resume.empty()) {
     for (const char* option : {"--lr", "--lr-decayed", "--decay-step", "--n-hidden", "--batch-size", "--seed"}) {
       if (given(option)) {
@@ -225,6 +227,7 @@ int run_gpt(const TrainArgs& a, std::ostream& out, std::ostream& err) {
   g.json = a.json;
   g.resume = a.resume;
   g.checkpoint_every = given("--checkpoint-every") ? a.checkpoint_every : 1000;
+  g.mutant = a.mutant;
   return run_gpt_train(g, out, err);
 }
 
@@ -238,6 +241,7 @@ int run_train_command(const TrainArgs& a, std::ostream& out, std::ostream& err) 
     return run_wavenet(a, out, err);
   }
   if (a.arch != "mlp") throw InputError("--arch must be mlp, wavenet or gpt (got '" + a.arch + "')");
+  if (!a.mutant.empty()) throw InputError("--mutant is for --arch wavenet and --arch gpt (their layer table)");
   require_range("--steps", a.steps, 0, std::int64_t{1} << 40);
   require_range("--verify-every", a.verify_every, 0, std::int64_t{1} << 40);
   require_range("--checkpoint-every", a.checkpoint_every, 1, std::int64_t{1} << 40);
@@ -411,6 +415,9 @@ void add_train_command(CLI::App& app, std::function<int()>& action, std::ostream
   cmd->add_option("--out", a->out, "Directory for the checkpoint, loss.csv and loss.png");
   cmd->add_option("--json", a->json, "Write train/dev/test loss, steps and seconds as JSON");
   cmd->add_option("--resume", a->resume, "Continue the run saved in this directory");
+  cmd->add_option("--mutant", a->mutant,
+                  "--arch wavenet|gpt: inject the catalog's mutant of this name (`bpninja mutants`) into the "
+                  "layer table, to see --verify-every catch it");
   cmd->callback([a, cmd, model_options, &action, &out, &err] {
     a->given.clear();
     for (const auto* o : cmd->get_options()) {

@@ -21,6 +21,9 @@
 namespace bpn::cli {
 
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
+  // --mutant: looked up before anything is written (an unknown name is bad input)
+  const layers::BackwardTable mutated =
+      a.mutant.empty() ? layers::hand_derived() : mutated_layer_table(a.mutant, "gpt");
   prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
@@ -53,6 +56,10 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     s = train::init_gpt(cfg, data);
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
+  if (!a.mutant.empty()) {
+    s.net.table = &mutated;
+    out << "mutant injected: " << a.mutant << "\n";
+  }
   train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : s.step);
   auto save = [&] { guard.save(s.step, s.net.parameters(), [&] { train::save_gpt_checkpoint(a.out, s, cfg, data); }); };
   require_a_verified_step(a.verify_every, s.step, a.steps);
@@ -72,13 +79,16 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     const std::int64_t step = s.step;
     train::GPTInspect inspect;
     if (a.verify_every > 0 && step % a.verify_every == 0) {
-      inspect = [&](const models::GPT& before, const at::Tensor& X, const at::Tensor& Y, const models::Named& grads) {
-        const train::StepCheck c = train::check_gpt_step(before, X, Y, grads);
+      inspect = [&](const train::GPTStep& done) {
+        const train::StepCheck c = train::check_gpt_step(done);
         ++verified;
         worst = std::max(worst, c.worst_ratio);
         if (!c.pass) {
-          throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
-                                       " the applied gradients are not what autograd computes: " + c.detail);
+          throw train::TrainingFailure(
+              "--verify-every: at step " + std::to_string(step) +
+              " the applied gradients or the update are not what autograd and torch::optim::AdamW "
+              "compute: " +
+              c.detail);
         }
       };
     }
@@ -113,7 +123,8 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
                       {"resumed_from", first_step}};
   if (verified > 0) {
     std::snprintf(line, sizeof line,
-                  "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f\n",
+                  "verified %lld steps (applied gradients against autograd, AdamW update against torch::optim::AdamW): "
+                  "worst error/bound %.3f\n",
                   static_cast<long long>(verified), worst);
     out << line;
     j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst}};

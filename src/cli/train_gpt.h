@@ -20,6 +20,7 @@ struct GPTTrainArgs {
   std::string out, json;
   std::string resume;  // a checkpoint directory; the model, data order and AdamW come from it
   std::int64_t checkpoint_every = 1000;
+  std::string mutant;  // --mutant: a catalog mutant injected into the layer table
 };
 
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err);

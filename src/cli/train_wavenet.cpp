@@ -21,6 +21,9 @@
 namespace bpn::cli {
 
 int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err) {
+  // --mutant: looked up before anything is written (an unknown name is bad input)
+  const layers::BackwardTable mutated =
+      a.mutant.empty() ? layers::hand_derived() : mutated_layer_table(a.mutant, "wavenet");
   prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
   util::keep_freed_memory_for_reuse();
@@ -50,6 +53,10 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     s = train::init_wavenet(cfg, data);
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
+  if (!a.mutant.empty()) {
+    s.net.set_table(&mutated);
+    out << "mutant injected: " << a.mutant << "\n";
+  }
   out << "WaveNet: " << s.net.numel() << " parameters\n";
   train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : s.step);
   auto save = [&] {
@@ -70,16 +77,17 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
     train::WaveNetInspect inspect;
     if (verify_now) {
-      inspect = [&](const models::WaveNet& before, const model::Batch& b, const layers::NamedTensors& grads) {
-        const train::StepCheck c = train::check_wavenet_step(before, b, grads);
+      inspect = [&](const train::WaveNetStep& done) {
+        const train::StepCheck c = train::check_wavenet_step(done);
         ++verified;
         if (c.worst_ratio > worst_ratio) {
           worst_ratio = c.worst_ratio;
           worst_row = c.worst_row;
         }
         if (!c.pass) {
-          throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
-                                       " the applied gradients are not what autograd computes: " + c.detail);
+          throw train::TrainingFailure(
+              "--verify-every: at step " + std::to_string(step) +
+              " the applied gradients or the update are not what autograd and the optimizer compute: " + c.detail);
         }
       };
     }
@@ -111,9 +119,10 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
                 seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
   out << line;
   if (verified > 0) {
-    std::snprintf(line, sizeof line,
-                  "verified %lld steps (applied gradients) against autograd: worst error/bound %.3f (%s)\n",
-                  static_cast<long long>(verified), worst_ratio, worst_row.c_str());
+    std::snprintf(
+        line, sizeof line,
+        "verified %lld steps (applied gradients and SGD update) against autograd: worst error/bound %.3f (%s)\n",
+        static_cast<long long>(verified), worst_ratio, worst_row.c_str());
     out << line;
   }
   write_loss_files(a.out, s.losses, 1000, err);

@@ -19,6 +19,7 @@ struct WaveNetTrainArgs {
   std::int64_t threads = 1;
   std::int64_t checkpoint_every = 10000;
   std::string out, json, resume;
+  std::string mutant;  // --mutant: a catalog mutant injected into the layer table
 };
 
 int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err);

@@ -5,7 +5,14 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/optim/adamw.h>
 
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <type_traits>
+
 #include "train/checkpoint_file.h"
+#include "verify/check.h"
 #include "verify/gpt_check.h"
 #include "verify/graph.h"
 
@@ -43,14 +50,28 @@ float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& 
   const auto [X, Y] = draw(s.train, cfg.batch_size, s.g);
   const float loss = s.net.forward(X, Y).item<float>();
   const models::Named grads = s.net.backward();
-  if (inspect) inspect(s.net, X, Y, grads);
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
   std::vector<at::Tensor> ps, gs;
+  std::string problem;
   for (auto& [name, p] : s.net.parameters()) {
+    const auto it = by_name.find(name);
+    const bool fits = it != by_name.end() && it->second.defined() && it->second.sizes() == p->sizes();
+    if (!fits && problem.empty()) problem = "the gradient of " + name + " is missing or not of its shape";
     ps.push_back(*p);
-    gs.push_back(by_name.at(name));
+    gs.push_back(fits ? it->second : at::Tensor());
   }
-  s.opt.step(ps, gs);
+  std::optional<models::GPT> before;
+  std::optional<AdamW> opt_before;
+  if (inspect) {
+    before.emplace(s.net, ps.front().scalar_type());
+    opt_before.emplace(s.opt);
+    for (auto* state : {&opt_before->exp_avg, &opt_before->exp_avg_sq}) {
+      for (at::Tensor& t : *state) t = t.clone();
+    }
+  }
+  if (problem.empty()) s.opt.step(ps, gs);  // else not applied: the rows (or the throw below) say why
+  if (inspect) inspect(GPTStep{*before, X, Y, grads, s.net, *opt_before, cfg.adamw});
+  if (!problem.empty()) throw TrainingFailure("step " + std::to_string(s.step) + ": " + problem);
   s.losses.push_back(loss);
   ++s.step;
   return loss;
@@ -100,13 +121,49 @@ double gpt_split_loss(models::GPT& net, const verify::Sequences& split) {
 
 double gpt_twin_val_loss(GPTTwin& twin) { return gpt_split_loss(twin.state.net, twin.state.val); }
 
-StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X_, const at::Tensor& Y_,
-                         const models::Named& applied) {
+namespace {
+// torch::optim's per-parameter state is keyed by the TensorImpl: its address as a string in LibTorch
+// 1.x, the pointer itself in 2.x.
+template <class Key>
+Key optimizer_state_key(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
+// Parameter i after one step of torch::optim::AdamW (in dtype d) from `opt`'s state and gradient g.
+at::Tensor torch_adamw_update(const at::Tensor& p0, const at::Tensor& g, const AdamW& opt, std::size_t i,
+                              const AdamWConfig& c, at::ScalarType d) {
+  at::Tensor p = p0.detach().to(d).clone().set_requires_grad(true);
+  p.mutable_grad() = g.detach().to(d).clone();
+  torch::optim::AdamWOptions o(c.lr);
+  o.betas({c.beta1, c.beta2}).eps(c.eps).weight_decay(c.weight_decay);
+  torch::optim::AdamW torch_opt(std::vector<at::Tensor>{p}, o);
+  if (opt.steps() > 0) {
+    auto state = std::make_unique<torch::optim::AdamWParamState>();
+    state->step(opt.steps());
+    state->exp_avg(opt.exp_avg.at(i).to(d).clone());
+    state->exp_avg_sq(opt.exp_avg_sq.at(i).to(d).clone());
+    using Key = typename std::decay_t<decltype(torch_opt.state())>::key_type;
+    torch_opt.state()[optimizer_state_key<Key>(p)] = std::move(state);
+  }
+  torch_opt.step();
+  return p.detach();
+}
+}  // namespace
+
+StepCheck check_gpt_step(const GPTStep& step) {
   c10::InferenceMode autograd_on(false);
-  const at::Tensor X = X_.clone(), Y = Y_.clone();
-  const at::ScalarType dtype = const_cast<models::GPT&>(before).parameters().front().second->scalar_type();
+  const at::Tensor X = step.X.clone(), Y = step.Y.clone();
+  auto& before = const_cast<models::GPT&>(step.before);
+  const at::ScalarType dtype = before.parameters().front().second->scalar_type();
+  const models::Named& applied = step.grads;
   const verify::GraphFactory make = [&](at::ScalarType d) {
-    auto copy = std::make_shared<models::GPT>(before, d);
+    auto copy = std::make_shared<models::GPT>(step.before, d);
     verify::GraphRun run;
     for (auto& [name, t] : copy->parameters()) {
       t->set_requires_grad(true);
@@ -116,7 +173,21 @@ StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X_, const 
     run.manual_backward = [&applied] { return applied; };
     return run;
   };
-  return summarize(verify::compare_graph(make, dtype, verify::gpt_noise_scales(before.config.n_embd)).rows);
+  std::vector<verify::Row> rows =
+      verify::compare_graph(make, dtype, verify::gpt_noise_scales(step.before.config.n_embd)).rows;
+  // The update against torch::optim::AdamW from the same state and applied gradient
+  verify::NamedTensorList p_before, p_after;
+  for (auto& [name, t] : before.parameters()) p_before.emplace_back(name, *t);
+  for (auto& [name, t] : const_cast<models::GPT&>(step.after).parameters()) p_after.emplace_back(name, *t);
+  const std::map<std::string, at::Tensor> by_name(applied.begin(), applied.end());
+  std::vector<at::Tensor> g;
+  for (const auto& [name, t] : p_before) g.push_back(by_name.count(name) ? by_name.at(name) : at::Tensor());
+  for (verify::Row& row : verify::update_rows(p_before, g, p_after, [&](std::size_t i, at::ScalarType d) {
+         return torch_adamw_update(p_before[i].second, g[i], step.opt_before, i, step.adamw, d);
+       })) {
+    rows.push_back(std::move(row));
+  }
+  return summarize(std::move(rows));
 }
 
 // ---- Checkpoints ------------------------------------------------------------------------------

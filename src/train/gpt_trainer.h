@@ -35,9 +35,19 @@ struct GPTState {
 
 GPTState init_gpt(const GPTTrainConfig& cfg, const data::Dataset& data);
 
-// `inspect` sees the parameters before the update, the batch and the applied gradients.
-using GPTInspect = std::function<void(const models::GPT& before, const at::Tensor& X, const at::Tensor& Y,
-                                      const models::Named& grads)>;
+// One step: a batch from g, the forward, the hand-derived backward, AdamW by hand. `inspect`, if given,
+// sees the step after its update (for --verify-every). A gradient that is missing or not of its
+// parameter's shape is not applied: with `inspect` its rows report it, without it the step throws.
+struct GPTStep {
+  const models::GPT& before;  // the parameters the step started from
+  const at::Tensor& X;
+  const at::Tensor& Y;
+  const models::Named& grads;  // the gradients the step applied
+  const models::GPT& after;    // the parameters after the update
+  const AdamW& opt_before;     // AdamW's step count, m and v before the update
+  AdamWConfig adamw;
+};
+using GPTInspect = std::function<void(const GPTStep& step)>;
 float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& inspect = {});
 
 // The autograd twin: its own model and torch::optim::AdamW, the same batches.
@@ -52,9 +62,10 @@ double gpt_twin_val_loss(GPTTwin& twin);
 // The masked cross-entropy over a whole split, in chunks of 1,000 words.
 double gpt_split_loss(models::GPT& net, const verify::Sequences& split);
 
-// --verify-every: the applied gradients against autograd of the same parameters and batch.
-StepCheck check_gpt_step(const models::GPT& before, const at::Tensor& X, const at::Tensor& Y,
-                         const models::Named& applied);
+// --verify-every: the applied gradients against autograd of the same parameters and batch, and the
+// update ("step:<name>" rows) against torch::optim::AdamW stepped once from the same parameters, step
+// count, m and v with the applied gradients.
+StepCheck check_gpt_step(const GPTStep& step);
 
 // ---- Checkpoints: <dir>/checkpoint.safetensors (train/checkpoint_file.h), written atomically ------
 // Tensors: every parameter under its name ("h0.attn.c_attn.weight"), AdamW's m and v under

@@ -3,7 +3,9 @@
 #include <exception>
 #include <functional>
 
+#include "train/gpt_trainer.h"
 #include "train/trainer.h"
+#include "train/wavenet_trainer.h"
 #include "verify/check.h"
 #include "verify/gpt_check.h"
 #include "verify/gradcheck.h"
@@ -91,6 +93,43 @@ bool kernel_step_caught(const kernel::KernelTable& table, const data::Dataset& d
   }
 }
 
+// One training step of the WaveNet or the small GPT with a mutated layer table, verified as
+// `train --verify-every` verifies it (the applied gradients and the update), in dtype.
+bool layer_step_caught(const verify::Mutant& m, const layers::BackwardTable& table, const data::Dataset& data,
+                       const data::Dataset& wavenet_data, at::ScalarType dtype, std::string& evidence,
+                       std::string& threw) {
+  bool caught = false;
+  const std::string where = std::string("--verify-every ") + (dtype == at::kDouble ? "float64" : "float32");
+  auto judged = [&](const StepCheck& c) {
+    if (c.pass) return;
+    caught = true;
+    if (evidence.empty()) evidence = where + ": " + c.detail;
+  };
+  try {
+    if (m.arch == "wavenet") {
+      WaveNetTrainConfig cfg;
+      WaveNetState s = init_wavenet(cfg, wavenet_data);
+      s.net = models::WaveNet(s.net, dtype);
+      s.net.set_table(&table);
+      wavenet_manual_step(s, cfg, wavenet_data.train,
+                          [&](const WaveNetStep& step) { judged(check_wavenet_step(step)); });
+    } else {
+      GPTTrainConfig cfg;
+      cfg.model.n_layer = 2;
+      cfg.model.n_head = 2;
+      cfg.model.n_embd = 16;
+      cfg.batch_size = 8;
+      GPTState s = init_gpt(cfg, data);
+      s.net = models::GPT(s.net, dtype);
+      s.net.table = &table;
+      gpt_manual_step(s, cfg, [&](const GPTStep& step) { judged(check_gpt_step(step)); });
+    }
+  } catch (const std::exception& e) {
+    // a step that throws after its verdict failed was caught (a gradient of the wrong shape is not applied)
+    if (!caught) note_throw(threw, where, e);
+  }
+  return caught;
+}
 }  // namespace
 
 bool MutantResult::as_expected(const verify::Expectation& e) const {
@@ -106,14 +145,19 @@ bool MutantResult::caught_anywhere() const {
 MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, const data::Dataset& wavenet_data,
                         const verify::Ledger& ledger, bool with_gradcheck) {
   MutantResult r;
-  if (m.arch == "kernel") {
-    r.verify_f32 = kernel_step_caught(verify::mutated_kernel_table(m), data, r.evidence, r.threw);
-    return r;
-  }
   const model::BackwardTable table = verify::mutated_table(m);
   const layers::BackwardTable layer_table = verify::mutated_layers_table(m);
+  const kernel::KernelTable kernel_table = verify::mutated_kernel_table(m);
   std::function<verify::CheckReport(at::ScalarType)> run;
-  if (m.arch == "wavenet") {
+  if (m.arch == "kernel") {  // check's Exercise 4 runs the kernel step (float32 in both checks)
+    run = [&](at::ScalarType dtype) {
+      verify::CheckConfig cfg;
+      cfg.dtype = dtype;
+      cfg.exercises = {4};
+      cfg.kernel_table = &kernel_table;
+      return verify::run_check(data, cfg);
+    };
+  } else if (m.arch == "wavenet") {
     run = [&](at::ScalarType dtype) {
       verify::WaveNetCheckConfig cfg;
       cfg.dtype = dtype;
@@ -147,7 +191,14 @@ MutantResult run_mutant(const verify::Mutant& m, const data::Dataset& data, cons
   r.check_f64 = c64.caught_without;
   r.evidence = !c64.evidence.empty() ? c64.evidence : c32.evidence;
   r.threw = !c64.threw.empty() ? c64.threw : c32.threw;
-  if (m.training_step) {
+  if (m.arch == "kernel") {
+    r.verify_f32 = kernel_step_caught(kernel_table, data, r.evidence, r.threw);
+    return r;
+  }
+  if (m.arch == "wavenet" || m.arch == "gpt") {  // the layer mutants through a training step too
+    r.verify_f64 = layer_step_caught(m, layer_table, data, wavenet_data, at::kDouble, r.evidence, r.threw);
+    r.verify_f32 = layer_step_caught(m, layer_table, data, wavenet_data, at::kFloat, r.evidence, r.threw);
+  } else if (m.training_step) {
     r.verify_f64 = step_caught(table, data, at::kDouble, r.evidence, r.threw);
     r.verify_f32 = step_caught(table, data, at::kFloat, r.evidence, r.threw);
   }

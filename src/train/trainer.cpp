@@ -167,6 +167,8 @@ StepCheck summarize(std::vector<verify::Row> rows) {
     out.detail = "no gradient was compared";
     return out;
   }
+  const int kRowsNamed = 3;  // a failure names the first few rows (the forward order: where a bug enters last)
+  int failed = 0;
   for (verify::Row& row : rows) {
     verify::judge(row, /*expect_exact=*/false);
     const double ratio =
@@ -177,9 +179,10 @@ StepCheck summarize(std::vector<verify::Row> rows) {
     }
     if (!row.pass) {
       out.pass = false;
-      out.detail += (out.detail.empty() ? "" : "; ") + row.cmp.name + ": " + row.note;
+      if (++failed <= kRowsNamed) out.detail += (out.detail.empty() ? "" : "; ") + row.cmp.name + ": " + row.note;
     }
   }
+  if (failed > kRowsNamed) out.detail += "; and " + std::to_string(failed - kRowsNamed) + " more rows";
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "model/params.h"
@@ -17,6 +18,7 @@
 #include "train/sample.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
+#include "verify/check.h"
 #include "verify/graph.h"
 
 namespace bpn::train {
@@ -31,9 +33,19 @@ WaveNetState init_wavenet(const WaveNetTrainConfig& cfg, const data::Dataset& da
 }
 
 namespace {
-void sgd(models::WaveNet& net, const layers::NamedTensors& grads, double lr) {
+// p.data += -lr * p.grad for every parameter whose gradient has its shape; "" or the first that has not
+std::string sgd(models::WaveNet& net, const layers::NamedTensors& grads, double lr) {
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
-  for (auto& [name, p] : net.parameters()) p->add_(by_name.at(name), -lr);  // p.data += -lr * p.grad
+  std::string problem;
+  for (auto& [name, p] : net.parameters()) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end() || !it->second.defined() || it->second.sizes() != p->sizes()) {
+      if (problem.empty()) problem = "the gradient of " + name + " is missing or not of its shape";
+      continue;
+    }
+    p->add_(it->second, -lr);
+  }
+  return problem;
 }
 }  // namespace
 
@@ -43,8 +55,12 @@ float wavenet_manual_step(WaveNetState& s, const WaveNetTrainConfig& cfg, const 
   const model::Batch b = model::draw_batch(train.X, train.Y, cfg.batch_size, s.g);
   const float loss = s.net.forward(b.Xb, b.Yb).loss.item<float>();
   const layers::NamedTensors grads = s.net.backward();
-  if (inspect) inspect(s.net, b, grads);
-  sgd(s.net, grads, cfg.lr_at(s.step));
+  const double lr = cfg.lr_at(s.step);
+  std::optional<models::WaveNet> before;
+  if (inspect) before.emplace(s.net, s.net.parameters().front().second->scalar_type());
+  const std::string problem = sgd(s.net, grads, lr);
+  if (inspect) inspect(WaveNetStep{*before, b, grads, s.net, lr});
+  if (!problem.empty()) throw TrainingFailure("step " + std::to_string(s.step) + ": " + problem);
   s.losses.push_back(loss);
   ++s.step;
   return loss;
@@ -70,13 +86,14 @@ float wavenet_autograd_step(WaveNetState& s, const WaveNetTrainConfig& cfg, cons
   return value;
 }
 
-StepCheck check_wavenet_step(const models::WaveNet& before, const model::Batch& batch,
-                             const layers::NamedTensors& applied) {
+StepCheck check_wavenet_step(const WaveNetStep& step) {
   c10::InferenceMode autograd_on(false);
-  const at::Tensor Xb = batch.Xb.clone(), Yb = batch.Yb.clone();
-  const at::ScalarType dtype = const_cast<models::WaveNet&>(before).parameters().front().second->scalar_type();
+  const at::Tensor Xb = step.batch.Xb.clone(), Yb = step.batch.Yb.clone();
+  auto& before = const_cast<models::WaveNet&>(step.before);
+  const at::ScalarType dtype = before.parameters().front().second->scalar_type();
+  const layers::NamedTensors& applied = step.grads;
   const verify::GraphFactory make = [&](at::ScalarType d) {
-    auto copy = std::make_shared<models::WaveNet>(before, d);
+    auto copy = std::make_shared<models::WaveNet>(step.before, d);
     verify::GraphRun run;
     for (auto& [name, t] : copy->parameters()) {
       t->set_requires_grad(true);
@@ -88,7 +105,20 @@ StepCheck check_wavenet_step(const models::WaveNet& before, const model::Batch& 
     run.manual_backward = [&applied] { return applied; };
     return run;
   };
-  return summarize(verify::compare_graph(make, dtype).rows);
+  std::vector<verify::Row> rows = verify::compare_graph(make, dtype).rows;
+  // The update: p_after against p - lr * grad in tensor ops, from the gradient the step applied
+  verify::NamedTensorList p_before, p_after;
+  for (auto& [name, t] : before.parameters()) p_before.emplace_back(name, *t);
+  for (auto& [name, t] : const_cast<models::WaveNet&>(step.after).parameters()) p_after.emplace_back(name, *t);
+  const std::map<std::string, at::Tensor> by_name(applied.begin(), applied.end());
+  std::vector<at::Tensor> g;
+  for (const auto& [name, t] : p_before) g.push_back(by_name.count(name) ? by_name.at(name) : at::Tensor());
+  for (verify::Row& row : verify::update_rows(p_before, g, p_after, [&](std::size_t i, at::ScalarType d) {
+         return at::add(p_before[i].second.detach().to(d), g[i].detach().to(d), -step.lr);
+       })) {
+    rows.push_back(std::move(row));
+  }
+  return summarize(std::move(rows));
 }
 
 double wavenet_split_loss(models::WaveNet& net, const data::Split& split) {

@@ -37,18 +37,24 @@ struct WaveNetState {
 WaveNetState init_wavenet(const WaveNetTrainConfig& cfg, const data::Dataset& data);
 
 // One step: a batch from g, the forward (training mode), the hand-derived backward, p += -lr * grad.
-// No autograd anywhere (InferenceMode). Returns the step's loss. `applied`, if given, receives the
-// parameters before the update and the batch (for --verify-every).
-// `inspect`, if given, sees the parameters before the update, the batch and the gradients the step applies.
-using WaveNetInspect =
-    std::function<void(const models::WaveNet& before, const model::Batch& batch, const layers::NamedTensors& grads)>;
+// No autograd anywhere (InferenceMode). Returns the step's loss. `inspect`, if given, sees the step
+// after its update (for --verify-every). A gradient that is missing or not of its parameter's shape is
+// not applied: with `inspect` its rows report it, without it the step throws TrainingFailure.
+struct WaveNetStep {
+  const models::WaveNet& before;  // the parameters the step started from
+  const model::Batch& batch;
+  const layers::NamedTensors& grads;  // the gradients the step applied
+  const models::WaveNet& after;       // the parameters after the update
+  double lr;
+};
+using WaveNetInspect = std::function<void(const WaveNetStep& step)>;
 float wavenet_manual_step(WaveNetState& s, const WaveNetTrainConfig& cfg, const data::Split& train,
                           const WaveNetInspect& inspect = {});
 
 // --verify-every: the gradients a step applied against autograd of the same parameters and batch,
-// judged by the verdict rule (through the generic verification).
-StepCheck check_wavenet_step(const models::WaveNet& before, const model::Batch& batch,
-                             const layers::NamedTensors& applied);
+// and the update against p - lr * grad in tensor ops ("step:<name>" rows), judged by the verdict rule
+// (through the generic verification).
+StepCheck check_wavenet_step(const WaveNetStep& step);
 
 // The autograd twin: the same step with loss.backward() computing the gradients.
 float wavenet_autograd_step(WaveNetState& s, const WaveNetTrainConfig& cfg, const data::Split& train);

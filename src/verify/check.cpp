@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include "kernel/mlp_kernel.h"
 #include "model/backward.h"
 #include "model/forward.h"
 #include "model/params.h"
@@ -175,9 +176,12 @@ ExerciseReport exercise3(const Graphs& g, const model::BackwardTable& table, std
   return ex;
 }
 
-ExerciseReport exercise4(const model::Params& params, const model::Batch& batch, const model::BackwardTable& table) {
-  ExerciseReport ex{
-      4, "Exercise 4: one training step as `train` runs it (loop forward, applied gradients, SGD update)", {}};
+ExerciseReport exercise4(const model::Params& params, const model::Batch& batch, const model::BackwardTable& table,
+                         const kernel::KernelTable& kernel_table) {
+  ExerciseReport ex{4,
+                    "Exercise 4: one training step as `train` runs it (loop forward, applied gradients, SGD "
+                    "update), on the tensor-op path and on the kernel (kernel:*)",
+                    {}};
   StepRecord s;
   s.batch = batch;
   s.lr = kStepLr;
@@ -199,6 +203,26 @@ ExerciseReport exercise4(const model::Params& params, const model::Batch& batch,
     if (model::gradient_shape_problem(named, s.grads.params.named()).empty()) table.sgd_update(ps, gs, s.lr);
   }
   ex.rows = verify_step(s);
+  // The step `train` runs by default (--path kernel): the raw-memory kernel (float32, CPU) from the same
+  // parameters and batch, judged by the same rows, named "kernel:<row>" (docs/derivations.md#the-training-kernel)
+  if (params.C.device().is_cpu()) {
+    StepRecord k;
+    k.batch = batch;
+    k.lr = kStepLr;
+    k.before = params.to(at::kFloat);
+    for (auto& [name, t] : k.before.named()) *t = t->contiguous().clone();
+    model::Params p = k.before.to(at::kFloat);
+    for (auto& [name, t] : p.named()) *t = t->clone();
+    kernel::MlpStepKernel step_kernel(p, batch.Xb.size(0), kernel_table);
+    step_kernel.step(p, batch.Xb.contiguous(), batch.Yb.contiguous(), static_cast<float>(kStepLr));
+    k.forward = step_kernel.forward();
+    k.grads = step_kernel.grads();
+    k.after = p;
+    for (Row& row : verify_step(k)) {
+      row.cmp.name = kKernelRowPrefix + row.cmp.name;
+      ex.rows.push_back(std::move(row));
+    }
+  }
   return ex;
 }
 
@@ -296,7 +320,7 @@ CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
   if (cfg.exercises.count(1)) r.exercises.push_back(exercise1(params, batch, table, cfg.dtype));
   if (cfg.exercises.count(2)) r.exercises.push_back(exercise2(g, batch, table, goal, r.loss_fast_diff));
   if (cfg.exercises.count(3)) r.exercises.push_back(exercise3(g, table, goal, r.hpreact_fast_maxdiff));
-  if (cfg.exercises.count(4)) r.exercises.push_back(exercise4(params, batch, table));
+  if (cfg.exercises.count(4)) r.exercises.push_back(exercise4(params, batch, table, *cfg.kernel_table));
   return r;
 }
 
@@ -352,6 +376,8 @@ const std::map<std::string, std::set<std::string>>& known_rows() {
     m["exercise4"] = {"forward:bnraw", "forward:bnvar_inv", "forward:hpreact"};
     for (const auto& [name, t] : model::FusedGrads{}.named()) m["exercise4"].insert(name);
     for (const auto& [name, t] : model::ParamGrads{}.named()) m["exercise4"].insert("step:" + name);
+    const std::set<std::string> tensor_op_rows = m["exercise4"];
+    for (const auto& row : tensor_op_rows) m["exercise4"].insert(kKernelRowPrefix + row);
     return m;
   }();
   return rows;
@@ -597,21 +623,37 @@ std::vector<Row> verify_step(const StepRecord& s) {
         ref([n = name](const FusedReference& x) { return x.grad.at(n); }, it == noise.end() ? 0.0 : it->second)));
   }
   // The update: p_after against p - lr * grad computed in tensor ops from the applied gradient.
-  const auto before = s.before.named(), after = s.after.named();
-  const auto grads = s.grads.params.named();
+  NamedTensorList before, after;
+  std::vector<at::Tensor> applied;
+  for (const auto& [name, t] : s.before.named()) before.emplace_back(name, *t);
+  for (const auto& [name, t] : s.after.named()) after.emplace_back(name, *t);
+  for (const auto& [name, g] : s.grads.params.named()) applied.push_back(g);
+  for (Row& row : update_rows(before, applied, after, [&](std::size_t i, at::ScalarType d) {
+         return at::add(before[i].second.detach().to(d), applied[i].detach().to(d), -s.lr);
+       })) {
+    rows.push_back(std::move(row));
+  }
+  for (auto& row : rows) judge(row, /*expect_exact=*/false);
+  return rows;
+}
+
+std::vector<Row> update_rows(const NamedTensorList& before, const std::vector<at::Tensor>& applied,
+                             const NamedTensorList& after, const UpdateReference& reference) {
+  std::vector<Row> rows;
+  const at::ScalarType dtype = before.empty() ? at::kFloat : before.front().second.scalar_type();
   for (std::size_t i = 0; i < before.size(); ++i) {
-    const at::Tensor p = *before[i].second, g = grads[i].second;
-    if (!g.defined() || g.sizes() != p.sizes()) {  // not applied (the gradient's own row says why)
-      Row row = make_row("step:" + before[i].first, *after[i].second, Reference{});
-      row.cmp.problem = "not applied: d" + before[i].first + " does not have the parameter's shape";
+    const std::string& name = before[i].first;
+    const at::Tensor& g = i < applied.size() ? applied[i] : at::Tensor();
+    if (!g.defined() || g.sizes() != before[i].second.sizes()) {  // not applied
+      Row row = make_row("step:" + name, after[i].second, Reference{});
+      row.cmp.problem =
+          "not applied: d" + name + (g.defined() ? " does not have the parameter's shape" : " is missing");
       rows.push_back(std::move(row));
       continue;
     }
-    auto update_in = [&](at::ScalarType d) { return at::add(p.detach().to(d), g.detach().to(d), -s.lr); };
-    rows.push_back(make_row("step:" + before[i].first, *after[i].second,
-                            Reference{update_in(dtype), update_in(at::kFloat), update_in(at::kDouble), 0.0}));
+    rows.push_back(make_row("step:" + name, after[i].second,
+                            Reference{reference(i, dtype), reference(i, at::kFloat), reference(i, at::kDouble), 0.0}));
   }
-  for (auto& row : rows) judge(row, /*expect_exact=*/false);
   return rows;
 }
 

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "kernel/mlp_kernel.h"
 #include "model/backward_table.h"
 #include "model/config.h"
 #include "model/params.h"
@@ -31,9 +33,10 @@
 namespace bpn::verify {
 
 // Goals of Exercises 2 and 3 in the notebook's configuration (the lecture measured 5.1e-9 and 9.3e-10).
-inline constexpr double kFastForwardLimit = 1e-6;  // |loss_fast - loss|, max|hpreact_fast - hpreact|
-inline constexpr double kFusedGradLimit = 1e-8;    // maxdiff of the closed-form gradients
-inline constexpr double kStepLr = 0.1;             // the learning rate of Exercise 4's step (the lecture's)
+inline constexpr double kFastForwardLimit = 1e-6;           // |loss_fast - loss|, max|hpreact_fast - hpreact|
+inline constexpr double kFusedGradLimit = 1e-8;             // maxdiff of the closed-form gradients
+inline constexpr const char* kKernelRowPrefix = "kernel:";  // Exercise 4 rows of the kernel step
+inline constexpr double kStepLr = 0.1;                      // the learning rate of Exercise 4's step (the lecture's)
 
 struct CheckConfig {
   std::int64_t n_embd = 10;
@@ -45,6 +48,8 @@ struct CheckConfig {
   std::set<int> exercises = {1, 2, 3, 4};
   // The functions under test; a copy with one entry replaced checks a user's (or a mutant's) function.
   const model::BackwardTable* table = &model::hand_derived();
+  // Exercise 4's kernel rows: the raw-memory training kernel's pieces (a mutant replaces one)
+  const kernel::KernelTable* kernel_table = &kernel::kernel_functions();
   // `check --params`: these weights instead of the initial draw (n_embd and n_hidden must be theirs;
   // the batch is still drawn from g after the initial draws). params_id goes into the ledger key.
   std::optional<model::Params> params;
@@ -162,5 +167,15 @@ struct StepRecord {
 // of the fused graph (vs autograd of the same parameters and batch) and "step:<param>" (the update vs
 // p - lr * grad in tensor ops). Judged by the verdict rule; no ledger.
 std::vector<Row> verify_step(const StepRecord& step);
+
+// The update rows of a training step, for any model and optimizer: "step:<name>" compares parameter i
+// after the update with reference(i, dtype), the update recomputed independently (tensor ops, or
+// LibTorch's optimizer) from the same parameter, state and applied gradient, in the run's dtype,
+// float32 and float64. A parameter whose applied gradient is undefined or not of its shape was not
+// updated: its row is a FAIL that says so (the gradient's own row says why). Rows are not yet judged.
+using NamedTensorList = std::vector<std::pair<std::string, at::Tensor>>;
+using UpdateReference = std::function<at::Tensor(std::size_t index, at::ScalarType dtype)>;
+std::vector<Row> update_rows(const NamedTensorList& before, const std::vector<at::Tensor>& applied,
+                             const NamedTensorList& after, const UpdateReference& reference);
 
 }  // namespace bpn::verify

@@ -48,7 +48,7 @@ struct Mutant {
   std::string name;      // "h_backward: 1 - h*h rounded twice"
   std::string function;  // the table entry it replaces
   BugClass bug;
-  bool training_step = false;  // the function runs in the training step (fused forward/backward, SGD)
+  bool training_step = false;  // the function runs in a training step (the MLP's fused step, SGD; every layer function)
   std::string narrowed;        // why the expectation is narrower than the class's, if it is
   std::string equivalent;      // why no check can see it (an equivalent mutant), if so
   std::function<void(model::BackwardTable&)> inject;  // an MLP function (arch "mlp")

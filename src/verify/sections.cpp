@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "verify/check.h"
+
 namespace bpn::verify {
 
 namespace {
@@ -101,6 +103,7 @@ std::string derivation_anchor(const std::string& arch, const std::string& exerci
     return "";
   }
   if (exercise == "exercise4") {
+    if (starts_with(row, kKernelRowPrefix)) return "the-training-kernel";
     if (starts_with(row, "forward:") || starts_with(row, "step:")) return "exercise-4-the-training-step";
     return exercise1_anchors().count(row) ? "fused_backward" : "";
   }

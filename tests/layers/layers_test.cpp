@@ -236,6 +236,34 @@ TEST(WaveNetTraining, TheAutogradTwinFollowsTheLecturesPrintedLosses) {
   EXPECT_NEAR(wavenet_autograd_step(twin, cfg, data8.train), 2.0576, 5e-5);  // step 10000
 }
 
+// --verify-every's WaveNet check: the applied gradients and the SGD update pass; a wrong gradient, or
+// a wrong update alone (the sign of lr flipped for one parameter), fail it on their own rows.
+TEST(WaveNetTraining, VerifyEveryChecksTheAppliedGradientsAndTheUpdate) {
+  BPN_REQUIRE_NAMES(d);
+  const data::Dataset data8 = data::load_dataset(bpn::testing::names_path(), 8);
+  WaveNetTrainConfig cfg;
+  cfg.model.n_embd = 6;
+  cfg.model.n_hidden = 12;
+  WaveNetState s = init_wavenet(cfg, data8);
+  int inspected = 0;
+  wavenet_manual_step(s, cfg, data8.train, [&](const WaveNetStep& step) {
+    ++inspected;
+    const StepCheck good = check_wavenet_step(step);
+    EXPECT_TRUE(good.pass) << good.detail;
+    layers::NamedTensors bad = step.grads;
+    bad.front().second = bad.front().second * (1 + 1e-3);
+    EXPECT_FALSE(check_wavenet_step(WaveNetStep{step.before, step.batch, bad, step.after, step.lr}).pass);
+    models::WaveNet after(step.after, at::kFloat);
+    auto& before = const_cast<models::WaveNet&>(step.before);
+    at::Tensor& p = *after.parameters().back().second;
+    p.copy_(*before.parameters().back().second * 2 - p);  // p + lr * g instead of p - lr * g
+    const StepCheck wrong = check_wavenet_step(WaveNetStep{step.before, step.batch, step.grads, after, step.lr});
+    EXPECT_FALSE(wrong.pass) << "a wrong SGD update passed";
+    EXPECT_NE(wrong.detail.find("step:"), std::string::npos) << wrong.detail;
+  });
+  EXPECT_EQ(inspected, 1);
+}
+
 TEST(WaveNetTraining, ResumeIsBitIdenticalToAnUninterruptedRun) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = scratch("resume");
@@ -369,6 +397,8 @@ TEST(GPT, TheMaskedCrossEntropyIgnoresMinusOneAndAveragesOverCountedPositions) {
 // ---- AdamW and the GPT's training step -----------------------------------------------------------
 #include <torch/optim/adamw.h>
 
+#include <cmath>
+
 #include "train/adamw.h"
 #include "train/gpt_trainer.h"
 
@@ -417,15 +447,34 @@ TEST(GPTTraining, VerifyEveryAcceptsTheAppliedGradientsAndRejectsABadOne) {
   cfg.model.n_embd = 16;
   cfg.batch_size = 4;
   GPTState s = init_gpt(cfg, *d);
-  gpt_manual_step(s, cfg,
-                  [](const models::GPT& before, const at::Tensor& X, const at::Tensor& Y, const models::Named& grads) {
-                    EXPECT_TRUE(check_gpt_step(before, X, Y, grads).pass);
-                    models::Named bad = grads;
-                    for (auto& [name, g] : bad) {
-                      if (name == "h0.mlp.c_fc.weight") g = g * (1 + 1e-3);
-                    }
-                    EXPECT_FALSE(check_gpt_step(before, X, Y, bad).pass);
-                  });
+  // Three steps, so that the update is checked from a state with m, v and a step count (torch's state set)
+  for (int i = 0; i < 3; ++i) {
+    gpt_manual_step(s, cfg, [](const GPTStep& step) {
+      const StepCheck good = check_gpt_step(step);
+      EXPECT_TRUE(good.pass) << good.detail;
+      models::Named bad = step.grads;
+      for (auto& [name, g] : bad) {
+        if (name == "h0.mlp.c_fc.weight") g = g * (1 + 1e-3);
+      }
+      EXPECT_FALSE(
+          check_gpt_step(GPTStep{step.before, step.X, step.Y, bad, step.after, step.opt_before, step.adamw}).pass);
+      // The update alone wrong: the bias correction of m dropped for one parameter (p moved by lr/(1-b1^t))
+      // after = before * (1 - lr wd) + delta with delta = -lr / (1 - b1^t) * m / denom; without the
+      // correction the step is delta * (1 - b1^t), i.e. after - delta * b1^t
+      auto& done = const_cast<models::GPT&>(step.after);
+      models::GPT after(step.after, done.parameters().front().second->scalar_type());
+      const AdamWConfig c = step.adamw;
+      const double t = static_cast<double>(step.opt_before.steps() + 1);
+      at::Tensor& w = *after.parameters().front().second;
+      const at::Tensor delta =
+          w - *const_cast<models::GPT&>(step.before).parameters().front().second * (1.0 - c.lr * c.weight_decay);
+      w.sub_(delta * std::pow(c.beta1, t));
+      const StepCheck wrong =
+          check_gpt_step(GPTStep{step.before, step.X, step.Y, step.grads, after, step.opt_before, c});
+      EXPECT_FALSE(wrong.pass) << "a wrong AdamW update passed";
+      EXPECT_NE(wrong.detail.find("step:"), std::string::npos) << wrong.detail;
+    });
+  }
 }
 
 // Checkpoints: a run stopped and resumed writes the same bytes as one that was not (parameters,
