@@ -28,7 +28,7 @@ void expect_one_line_error(const Result& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
 }
 
-fs::path scratch(const std::string& name) {
+fs::path cli_scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("bpninja_cli_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -64,7 +64,7 @@ TEST(Cli, HelpExitsZero) { EXPECT_EQ(run_cli({"check", "--help"}).status, kExitO
 
 TEST(Cli, CheckPassesAndWritesTheJsonReport) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("json");
+  const fs::path dir = cli_scratch("json");
   const auto r = run_cli({"check", "--data", bpn::testing::names_path(), "--json", (dir / "r.json").string()});
   EXPECT_EQ(r.status, kExitOk) << r.out << r.err;
   EXPECT_NE(r.out.find("Exercise 1"), std::string::npos);
@@ -90,7 +90,7 @@ TEST(Cli, AGradientRegressionAgainstTheLedgerExitsOne) {
   BPN_REQUIRE_NAMES(d);
   // A ledger that claims the closed-form dlogits is bit-exact: it is not (different rounding), so
   // the check must report a regression.
-  const fs::path dir = scratch("ledger");
+  const fs::path dir = cli_scratch("ledger");
   const auto env = verify::current_environment(at::kFloat, at::kCPU);
   const nlohmann::json ledger = {{"entries",
                                   {{{"libtorch", env.libtorch},
@@ -138,7 +138,7 @@ TEST(Cli, TheVerdictLineSaysWhatTheLedgerGuarded) {
 
 TEST(Cli, WithoutALedgerEntryCheckSaysExactnessWasNotVerified) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("noentry");
+  const fs::path dir = cli_scratch("noentry");
   const auto r = run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", (dir / "none.json").string()});
   EXPECT_EQ(r.status, kExitOk) << r.out << r.err;
   EXPECT_NE(r.out.find("EXACTNESS NOT VERIFIED"), std::string::npos) << r.out;
@@ -153,7 +153,7 @@ TEST(Cli, WithoutALedgerEntryCheckSaysExactnessWasNotVerified) {
 
 TEST(Cli, RecordLedgerShowsTheDiffAndRefusesToDropAnExactTensor) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("record");
+  const fs::path dir = cli_scratch("record");
   const std::string ledger = (dir / "l.json").string();
   const std::vector<std::string> base = {"check", "--data", bpn::testing::names_path(), "--ledger", ledger};
   auto with = [&](std::vector<std::string> extra) {
@@ -182,7 +182,7 @@ TEST(Cli, RecordLedgerShowsTheDiffAndRefusesToDropAnExactTensor) {
 
 TEST(Cli, AnInvalidLedgerIsAnInputErrorNamingTheEntry) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("invalid");
+  const fs::path dir = cli_scratch("invalid");
   const std::string ledger = (dir / "l.json").string();
   ASSERT_EQ(run_cli({"check", "--data", bpn::testing::names_path(), "--ledger", ledger, "--record-ledger"}).status,
             kExitOk);

@@ -30,7 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
+fs::path signal_scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("bpninja_signal_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -99,7 +99,7 @@ class Interrupt : public ::testing::TestWithParam<int> {};
 TEST_P(Interrupt, CheckpointsSaysHowToResumeAndTheResumedRunIsBitIdentical) {
   BPN_REQUIRE_NAMES(d);
   const int sig = GetParam();
-  const fs::path dir = scratch(std::to_string(sig));
+  const fs::path dir = signal_scratch(std::to_string(sig));
   const std::string data = testing::names_path(), run = (dir / "run").string();
   const pid_t pid = start_run({"train", "--data", data, "--steps", "100000000"}, dir, mlp_step);
   ASSERT_GT(pid, 0);
@@ -129,7 +129,7 @@ INSTANTIATE_TEST_SUITE_P(TrainSignals, Interrupt, ::testing::Values(SIGINT, SIGT
 // is "in progress"; the first signal only sets the flag, the second exits 130 at once from the handler
 // and removes the temporary file (util/interrupt.cpp).
 TEST(TrainSignals, ASecondSignalExitsAtOnceAndRemovesTheHalfWrittenFile) {
-  const fs::path dir = scratch("second");
+  const fs::path dir = signal_scratch("second");
   const fs::path tmp = dir / "checkpoint.safetensors.tmp.1", err = dir / "err";
   std::ofstream(tmp) << "half a checkpoint";
   const pid_t pid = fork();
@@ -153,7 +153,7 @@ TEST(TrainSignals, ASecondSignalExitsAtOnceAndRemovesTheHalfWrittenFile) {
 // whichever path runs, the status is 130, nothing half-written is left and the checkpoint loads.
 TEST(TrainSignals, TwoQuickSignalsLeaveAGoodCheckpoint) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("twice");
+  const fs::path dir = signal_scratch("twice");
   const std::string run = (dir / "run").string();
   // --checkpoint-every 1 (start_run): a checkpoint write is almost always in progress
   const pid_t pid = start_run({"train", "--data", testing::names_path(), "--steps", "100000000"}, dir, mlp_step);
@@ -169,7 +169,7 @@ TEST(TrainSignals, TwoQuickSignalsLeaveAGoodCheckpoint) {
 TEST(TrainSignals, TheGPTAndTheWaveNetStopWithACheckpointToo) {
   BPN_REQUIRE_NAMES(d);
   for (const std::string arch : {"gpt", "wavenet"}) {
-    const fs::path dir = scratch(arch);
+    const fs::path dir = signal_scratch(arch);
     const std::string run = (dir / "run").string();
     std::vector<std::string> args = {"train", "--arch", arch, "--data", testing::names_path(), "--steps", "100000000"};
     if (arch == "gpt") args.insert(args.end(), {"--n-layer", "1", "--n-embd", "16"});

@@ -205,7 +205,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
+fs::path layers_scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("bpninja_wavenet_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -266,7 +266,7 @@ TEST(WaveNetTraining, VerifyEveryChecksTheAppliedGradientsAndTheUpdate) {
 
 TEST(WaveNetTraining, ResumeIsBitIdenticalToAnUninterruptedRun) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("resume");
+  const fs::path dir = layers_scratch("resume");
   const std::string data = bpn::testing::names_path();
   auto run = [&](std::vector<std::string> args) {
     const auto r = bpn::testing::run_cli(args);
@@ -288,7 +288,7 @@ TEST(WaveNetTraining, ResumeIsBitIdenticalToAnUninterruptedRun) {
 
 TEST(WaveNetTraining, ACorruptOrTruncatedCheckpointIsRejectedWithOneLine) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("corrupt");
+  const fs::path dir = layers_scratch("corrupt");
   ASSERT_EQ(bpn::testing::run_cli({"train", "--arch", "wavenet", "--data", bpn::testing::names_path(), "--steps", "10",
                                    "--out", dir.string()})
                 .status,
@@ -481,7 +481,7 @@ TEST(GPTTraining, VerifyEveryAcceptsTheAppliedGradientsAndRejectsABadOne) {
 // AdamW's m, v and step count, the generator, the loss history); sample reads the GPT's checkpoint.
 TEST(GPTTraining, ResumeIsBitIdenticalToAnUninterruptedRunAndSampleReadsIt) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("gpt_resume");
+  const fs::path dir = layers_scratch("gpt_resume");
   const std::string data = bpn::testing::names_path();
   auto run = [&](std::vector<std::string> args) {
     const auto r = bpn::testing::run_cli(args);
@@ -534,7 +534,7 @@ TEST(LayerTraining, DivergenceStopsWithOneLineNamingTheLastGoodCheckpoint) {
   BPN_REQUIRE_NAMES(d);
   const std::string data = bpn::testing::names_path();
   for (const std::string arch : {"wavenet", "gpt"}) {
-    const fs::path dir = scratch("diverge_" + arch);
+    const fs::path dir = layers_scratch("diverge_" + arch);
     std::vector<std::string> args = {"train",   "--arch", arch,        "--data", data,
                                      "--steps", "20",     "--lr",      "1e25",   "--checkpoint-every",
                                      "1",       "--out",  dir.string()};

@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& name) {
+fs::path params_file_scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("bpninja_params_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -64,7 +64,7 @@ std::string write(const fs::path& path, const std::vector<std::pair<std::string,
 
 TEST(CheckParams, AFileSavedFromPyTorchPassesInBothDtypes) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("pytorch");
+  const fs::path dir = params_file_scratch("pytorch");
   for (const auto dtype : {at::kFloat, at::kDouble}) {
     const std::string file = write(dir / "weights.safetensors", pytorch_like(dtype));
     const std::string json = (dir / "r.json").string();
@@ -84,7 +84,7 @@ TEST(CheckParams, AFileSavedFromPyTorchPassesInBothDtypes) {
 
 TEST(CheckParams, EveryProblemWithTheFileIsAnInputErrorThatNamesIt) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("bad");
+  const fs::path dir = params_file_scratch("bad");
   auto variant = [&](const std::string& tag, auto&& edit) {
     auto t = pytorch_like(at::kFloat);
     edit(t);

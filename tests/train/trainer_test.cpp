@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 using bpn::testing::run_cli;
 
-fs::path scratch(const std::string& name) {
+fs::path trainer_scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("bpninja_train_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -222,7 +222,7 @@ TEST(Checkpoint, AConfigurationThatDoesNotMatchItsTensorsIsRejected) {
 
 TEST(TrainCli, ShortRunLowersTheLossAndPassesVerifyEvery) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("short");
+  const fs::path dir = trainer_scratch("short");
   const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--steps", "2000", "--verify-every", "200",
                           "--out", (dir / "run").string(), "--json", (dir / "r.json").string()});
   ASSERT_EQ(r.status, cli::kExitOk) << r.out << r.err;
@@ -258,7 +258,7 @@ TEST(TrainCli, ShortRunLowersTheLossAndPassesVerifyEvery) {
 
 TEST(TrainCli, ResumeGivesTheParametersOfAnUninterruptedRun) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("resume");
+  const fs::path dir = trainer_scratch("resume");
   const std::string data = bpn::testing::names_path();
   // The learning rate drops at step 300, after the interruption at step 200.
   const std::vector<std::string> common = {"--data", data, "--n-hidden", "64", "--decay-step", "300"};
@@ -284,7 +284,7 @@ TEST(TrainCli, DivergenceStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   BPN_REQUIRE_NAMES(d);
   // lr 1e25 overflows the parameters in the first update (BatchNorm keeps the loss finite far
   // beyond that: lr 1e20 still trains to a finite, if useless, loss).
-  const fs::path dir = scratch("nan");
+  const fs::path dir = trainer_scratch("nan");
   const auto r = run_cli({"train", "--data", bpn::testing::names_path(), "--n-hidden", "64", "--steps", "20", "--lr",
                           "1e25", "--checkpoint-every", "1", "--out", (dir / "run").string()});
   EXPECT_EQ(r.status, cli::kExitCheckFailed) << r.out << r.err;
@@ -356,7 +356,7 @@ TEST(TrainCli, NanLossWithoutOutSaysNoCheckpointWasWritten) {
 }
 
 TEST(TrainCli, BadOptionsAndCheckpointsExitTwo) {
-  const fs::path dir = scratch("bad");
+  const fs::path dir = trainer_scratch("bad");
   for (const auto& args : std::vector<std::vector<std::string>>{{"train", "--steps", "-1"},
                                                                 {"train", "--lr", "0"},
                                                                 {"train", "--lr", "nan"},
@@ -387,7 +387,7 @@ TEST(TrainCli, BadOptionsAndCheckpointsExitTwo) {
 // resumed from one continues bit-identically and writes safetensors.
 TEST(TrainCli, LegacyCheckpointsStillLoadAndResumeIntoSafetensors) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("legacy");
+  const fs::path dir = trainer_scratch("legacy");
   const std::string data = bpn::testing::names_path();
   ASSERT_EQ(
       run_cli({"train", "--data", data, "--n-hidden", "8", "--steps", "40", "--out", (dir / "a").string()}).status,
@@ -418,7 +418,7 @@ TEST(TrainCli, LegacyCheckpointsStillLoadAndResumeIntoSafetensors) {
 // resumed at step 5 that stops at 8 contains no multiple of 10 (fresh runs always check step 0).
 TEST(TrainCli, VerifyEveryThatChecksNoStepIsRejectedBeforeTraining) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("verify_none");
+  const fs::path dir = trainer_scratch("verify_none");
   for (const std::string arch : {"mlp", "wavenet", "gpt"}) {
     const fs::path run = dir / arch;
     std::vector<std::string> args = {"train",   "--arch", arch,    "--data",    bpn::testing::names_path(),
@@ -440,7 +440,7 @@ TEST(TrainCli, VerifyEveryThatChecksNoStepIsRejectedBeforeTraining) {
 
 TEST(TrainCli, ResumeOnOtherDataIsRejected) {
   BPN_REQUIRE_NAMES(d);
-  const fs::path dir = scratch("otherdata");
+  const fs::path dir = trainer_scratch("otherdata");
   ASSERT_EQ(run_cli({"train", "--data", bpn::testing::names_path(), "--n-hidden", "8", "--steps", "10", "--out",
                      (dir / "run").string()})
                 .status,
