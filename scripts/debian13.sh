@@ -104,10 +104,23 @@ if [ "$mode" = prepare ]; then log "the root is ready (packages: $want)"; exit 0
 # 3. The checkout, copied in (sources and data only; the root's own build folder is kept).
 scripts/setup.sh --no-build >/dev/null  # the data set (and host packages); nothing is built on the host here
 src="$chroot_dir/work/backprop-ninja"
-mkdir -p "$src"
-find "$src" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+# Only the files whose content changed are written (with a fresh mtime): tar restores the host's mtimes,
+# which can be older than the root's last build, and ninja would then skip a changed file.
+stage="$chroot_dir/work/.incoming"
+rm -rf "$stage"
+mkdir -p "$src" "$stage"
 tar -C "$root_dir" --exclude=./build --exclude=./.platforms --exclude=./.git --exclude=./runs --exclude=./out -cf - . |
-  tar -C "$src" -xf -
+  tar -C "$stage" -xf -
+(cd "$src" && find . -path ./build -prune -o -type f -print) | while IFS= read -r f; do
+  [ -e "$stage/$f" ] || rm -f "$src/$f"
+done
+(cd "$stage" && find . -type f -print) | while IFS= read -r f; do
+  if ! cmp -s "$stage/$f" "$src/$f"; then
+    mkdir -p "$(dirname "$src/$f")"
+    cp "$stage/$f" "$src/$f"
+  fi
+done
+rm -rf "$stage"
 
 if [ "$mode" = shell ]; then in_root bash -c "cd /work/backprop-ninja && exec bash -i"; exit $?; fi
 

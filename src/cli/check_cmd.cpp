@@ -6,7 +6,9 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "data/dataset.h"
+#include "train/gpt_trainer.h"
 #include "train/params_file.h"
+#include "train/wavenet_trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "verify/check.h"
@@ -108,6 +110,10 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
     wc.batch_size = cfg.batch_size;
     wc.dtype = cfg.dtype;
     report = verify::run_wavenet_check(data, wc);
+    train::WaveNetTrainConfig tc;  // and step 0 of `train --arch wavenet` with the same model and seed
+    tc.model = wc.model;
+    tc.batch_size = wc.batch_size;
+    report.exercises.push_back(train::wavenet_step_exercise(data, tc, cfg.dtype));
   } else if (gpt) {
     require_range("--n-layer", a.n_layer, 1, 48);
     require_range("--n-head", a.n_head, 1, 64);
@@ -120,6 +126,10 @@ int run_check_command(const CheckArgs& a, std::ostream& out) {
     gc.batch_size = cfg.batch_size;
     gc.dtype = cfg.dtype;
     report = verify::run_gpt_check(data, gc);
+    train::GPTTrainConfig tc;  // and step 0 of `train --arch gpt` with the same model and seed
+    tc.model = gc.model;
+    tc.batch_size = gc.batch_size;
+    report.exercises.push_back(train::gpt_step_exercise(data, tc, cfg.dtype));
   } else {
     report = verify::run_check(data, cfg);
   }

@@ -1,6 +1,7 @@
 #include "layers/backward_table.h"
 
 #include "layers/batchnorm1d.h"
+#include "layers/cross_entropy.h"
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
 #include "layers/linear.h"
@@ -16,7 +17,7 @@ const BackwardTable& hand_derived() {
                                    linear_backward,
                                    batchnorm1d_backward,
                                    tanh_backward,
-                                   model::cross_entropy_backward,
+                                   cross_entropy_backward,
                                    sequential_backward,
                                    layernorm_backward,
                                    gelu_backward,

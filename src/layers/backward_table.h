@@ -42,7 +42,8 @@ struct BackwardTable {
   std::function<BatchNormGrads(CT dout, CT xhat, CT inv_std, CT gamma)> batchnorm1d_backward;
   // out = tanh(x)                                 -> dx = dout * (1 - out^2), rounded once
   std::function<T(CT dout, CT out)> tanh_backward;
-  // loss = cross_entropy(logits, Y)               -> dlogits = (softmax(logits) - onehot(Y)) / n
+  // loss = cross_entropy(logits, Y)               -> dlogits = (softmax(logits) - onehot(Y)) / n, in
+  //                                                  log_softmax's and nll_loss's steps (layers/cross_entropy.h)
   std::function<T(CT logits, CT Y)> cross_entropy_backward;
   // Sequential: the reverse chain, each layer's backward fed its output's gradient
   std::function<std::vector<std::pair<std::string, at::Tensor>>(const std::vector<Layer*>& layers,

@@ -10,6 +10,7 @@
 
 #include "kernel/vector_math.h"
 #include "layers/cpu_loops.h"
+#include "layers/cross_entropy.h"
 
 namespace bpn::layers {
 
@@ -349,14 +350,7 @@ at::Tensor masked_cross_entropy_forward(const at::Tensor& logits, const at::Tens
 
 at::Tensor masked_cross_entropy_backward(const at::Tensor& logits, const at::Tensor& targets) {
   const at::Tensor l2 = logits.reshape({-1, logits.size(-1)});
-  const at::Tensor t = targets.reshape({-1});
-  const at::Tensor counted = t.ne(-1);
-  const double count = static_cast<double>(counted.sum().item<std::int64_t>());
-  at::Tensor d = at::softmax(l2, -1);
-  const at::Tensor rows = at::arange(t.size(0), t.options()).masked_select(counted);
-  d.index_put_({rows, t.masked_select(counted)}, d.index({rows, t.masked_select(counted)}) - 1.0);
-  d = d * counted.unsqueeze(1).to(d.scalar_type()) / count;
-  return d.reshape(logits.sizes());
+  return cross_entropy_backward(l2, targets.reshape({-1})).reshape(logits.sizes());
 }
 
 }  // namespace bpn::layers

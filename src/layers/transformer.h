@@ -70,7 +70,8 @@ ResidualGrads residual_backward(const at::Tensor& dout);
 at::Tensor position_embedding_backward(const at::Tensor& dx);
 // loss = mean over positions with target != -1 of -log softmax(logits)[target]
 at::Tensor masked_cross_entropy_forward(const at::Tensor& logits, const at::Tensor& targets);
-// dlogits = (softmax(logits) - onehot(target)) / count at counted positions, 0 at ignored ones
+// dlogits = (softmax(logits) - onehot(target)) / count at counted positions, 0 at ignored ones: the
+// layers' cross_entropy_backward (layers/cross_entropy.h) over the B*T positions   [B, T, V]
 at::Tensor masked_cross_entropy_backward(const at::Tensor& logits, const at::Tensor& targets);
 
 }  // namespace bpn::layers

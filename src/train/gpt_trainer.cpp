@@ -190,6 +190,15 @@ StepCheck check_gpt_step(const GPTStep& step) {
   return summarize(std::move(rows));
 }
 
+verify::ExerciseReport gpt_step_exercise(const data::Dataset& data, const GPTTrainConfig& cfg, at::ScalarType dtype) {
+  GPTState s = init_gpt(cfg, data);
+  s.net = models::GPT(s.net, dtype);
+  verify::ExerciseReport ex{
+      2, "The training step as `train --arch gpt` runs it (training forward, applied gradients, AdamW update)", {}};
+  gpt_manual_step(s, cfg, [&](const GPTStep& step) { ex.rows = check_gpt_step(step).rows; });
+  return ex;
+}
+
 // ---- Checkpoints ------------------------------------------------------------------------------
 
 namespace {

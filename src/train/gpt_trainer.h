@@ -67,6 +67,10 @@ double gpt_split_loss(models::GPT& net, const verify::Sequences& split);
 // count, m and v with the applied gradients.
 StepCheck check_gpt_step(const GPTStep& step);
 
+// `check --arch gpt`'s second exercise: step 0 of `train --arch gpt` as it runs (the training forward,
+// the hand-derived backward, AdamW) from cfg's seed, in dtype, verified as --verify-every verifies it.
+verify::ExerciseReport gpt_step_exercise(const data::Dataset& data, const GPTTrainConfig& cfg, at::ScalarType dtype);
+
 // ---- Checkpoints: <dir>/checkpoint.safetensors (train/checkpoint_file.h), written atomically ------
 // Tensors: every parameter under its name ("h0.attn.c_attn.weight"), AdamW's m and v under
 // "adamw.exp_avg.<name>" and "adamw.exp_avg_sq.<name>" (after the first step), "generator_state",

@@ -183,6 +183,7 @@ StepCheck summarize(std::vector<verify::Row> rows) {
     }
   }
   if (failed > kRowsNamed) out.detail += "; and " + std::to_string(failed - kRowsNamed) + " more rows";
+  out.rows = std::move(rows);
   return out;
 }
 

@@ -81,7 +81,8 @@ struct StepCheck {
   bool pass = true;
   double worst_ratio = 0.0;  // the largest error / bound over the rows (< 1 when everything holds)
   std::string worst_row;
-  std::string detail;  // the failing rows, described
+  std::string detail;             // the failing rows, described
+  std::vector<verify::Row> rows;  // every row, judged
 };
 // Safe to call between steps (it turns autograd back on locally).
 StepCheck check_step(const verify::StepRecord& record);

@@ -121,6 +121,18 @@ StepCheck check_wavenet_step(const WaveNetStep& step) {
   return summarize(std::move(rows));
 }
 
+verify::ExerciseReport wavenet_step_exercise(const data::Dataset& data, const WaveNetTrainConfig& cfg,
+                                             at::ScalarType dtype) {
+  WaveNetState s = init_wavenet(cfg, data);
+  s.net = models::WaveNet(s.net, dtype);
+  verify::ExerciseReport ex{2,
+                            "The training step as `train --arch wavenet` runs it (training forward, applied gradients, "
+                            "SGD update)",
+                            {}};
+  wavenet_manual_step(s, cfg, data.train, [&](const WaveNetStep& step) { ex.rows = check_wavenet_step(step).rows; });
+  return ex;
+}
+
 double wavenet_split_loss(models::WaveNet& net, const data::Split& split) {
   if (split.rows() == 0) return std::nan("");
   c10::InferenceMode no_autograd;

@@ -56,6 +56,12 @@ float wavenet_manual_step(WaveNetState& s, const WaveNetTrainConfig& cfg, const 
 // (through the generic verification).
 StepCheck check_wavenet_step(const WaveNetStep& step);
 
+// `check --arch wavenet`'s second exercise: step 0 of `train --arch wavenet` as it runs (the training
+// forward's CPU loops, the hand-derived backward, SGD) from cfg's seed, in dtype, verified as
+// --verify-every verifies it (gradients against autograd, "step:<name>" update rows).
+verify::ExerciseReport wavenet_step_exercise(const data::Dataset& data, const WaveNetTrainConfig& cfg,
+                                             at::ScalarType dtype);
+
 // The autograd twin: the same step with loss.backward() computing the gradients.
 float wavenet_autograd_step(WaveNetState& s, const WaveNetTrainConfig& cfg, const data::Split& train);
 

@@ -189,7 +189,10 @@ std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json
     }
   }
   for (const auto& [n, t] : net.parameters()) names.insert(n);
-  return {{"exercise1", names}};
+  // exercise2: `check`'s training step (train::gpt_step_exercise): the same rows and the updates
+  std::set<std::string> step = names;
+  for (const auto& [n, t] : net.parameters()) step.insert("step:" + n);
+  return {{"exercise1", names}, {"exercise2", step}};
 }
 
 }  // namespace bpn::verify

@@ -11,6 +11,7 @@
 
 #include "kernel/small_gemm.h"
 #include "layers/batchnorm1d.h"
+#include "layers/cross_entropy.h"
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
 #include "layers/layer.h"
@@ -482,18 +483,21 @@ std::vector<Mutant> build() {
   layer("cross_entropy_backward (layer): the /n left out", "cross_entropy_backward", BugClass::kMissingFactor,
         [](auto& t) {
           t.cross_entropy_backward = [](CT l, CT Y) {
-            return model::cross_entropy_backward(l, Y) * static_cast<double>(l.size(0));
+            return layers::cross_entropy_backward(l, Y) * static_cast<double>(l.size(0));
           };
         });
   layer("cross_entropy_backward (layer): + onehot", "cross_entropy_backward", BugClass::kSign, [](auto& t) {
     t.cross_entropy_backward = [](CT l, CT Y) {
-      T d = model::cross_entropy_backward(l, Y);
+      T d = layers::cross_entropy_backward(l, Y);
       return d.index_put_({rows_of(Y), Y}, d.index({rows_of(Y), Y}) + 2.0 / static_cast<double>(l.size(0)));
     };
   });
   layer("cross_entropy_backward (layer): 1e-6 too large", "cross_entropy_backward", BugClass::kScale1e6, [](auto& t) {
-    t.cross_entropy_backward = [](CT l, CT Y) { return scaled(model::cross_entropy_backward(l, Y)); };
+    t.cross_entropy_backward = [](CT l, CT Y) { return scaled(layers::cross_entropy_backward(l, Y)); };
   });
+  layer("cross_entropy_backward (layer): the closed form (softmax - onehot) / n, rounded otherwise",
+        "cross_entropy_backward", BugClass::kOneUlp,
+        [](auto& t) { t.cross_entropy_backward = model::cross_entropy_backward; });
   layer("sequential_backward: the last Tanh skipped", "sequential_backward", BugClass::kMissingFactor, [](auto& t) {
     t.sequential_backward = [](const std::vector<layers::Layer*>& ls, const std::vector<std::string>& names, CT dout) {
       layers::NamedTensors out;
@@ -665,6 +669,15 @@ std::vector<Mutant> build() {
       [](auto& t) { t.position_embedding_backward = [](CT dx) { return dx[0].clone(); }; });
   gpt("position_embedding_backward: 1e-6 too large", "position_embedding_backward", BugClass::kScale1e6,
       [](auto& t) { t.position_embedding_backward = [](CT dx) { return scaled(dx.sum({0})); }; });
+  gpt("masked_cross_entropy_backward: the closed form (softmax - onehot) / N, rounded otherwise",
+      "masked_cross_entropy_backward", BugClass::kOneUlp, [](auto& t) {
+        t.masked_cross_entropy_backward = [](CT logits, CT targets) {
+          const at::Tensor counted = targets.ne(-1);
+          const double N = static_cast<double>(counted.sum().item<std::int64_t>());
+          const at::Tensor onehot = at::one_hot(targets.clamp_min(0), logits.size(-1)).to(logits.scalar_type());
+          return (at::softmax(logits, -1) - onehot) * counted.unsqueeze(-1).to(logits.scalar_type()) / N;
+        };
+      });
   gpt("masked_cross_entropy_backward: ignored positions not masked", "masked_cross_entropy_backward",
       BugClass::kMissingTerm, [](auto& t) {
         t.masked_cross_entropy_backward = [](CT logits, CT targets) {

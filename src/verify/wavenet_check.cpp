@@ -149,7 +149,10 @@ std::map<std::string, std::set<std::string>> wavenet_known_rows(const nlohmann::
   std::set<std::string> names;
   for (const auto& n : net.net.output_names()) names.insert(n);
   for (const auto& [n, t] : net.parameters()) names.insert(n);
-  return {{"exercise1", names}};
+  // exercise2: `check`'s training step (train::wavenet_step_exercise): the same rows and the updates
+  std::set<std::string> step = names;
+  for (const auto& [n, t] : net.parameters()) step.insert("step:" + n);
+  return {{"exercise1", names}, {"exercise2", step}};
 }
 
 }  // namespace bpn::verify
