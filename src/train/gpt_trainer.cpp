@@ -179,14 +179,10 @@ StepCheck check_gpt_step(const GPTStep& step) {
   verify::NamedTensorList p_before, p_after;
   for (auto& [name, t] : before.parameters()) p_before.emplace_back(name, *t);
   for (auto& [name, t] : const_cast<models::GPT&>(step.after).parameters()) p_after.emplace_back(name, *t);
-  const std::map<std::string, at::Tensor> by_name(applied.begin(), applied.end());
-  std::vector<at::Tensor> g;
-  for (const auto& [name, t] : p_before) g.push_back(by_name.count(name) ? by_name.at(name) : at::Tensor());
-  for (verify::Row& row : verify::update_rows(p_before, g, p_after, [&](std::size_t i, at::ScalarType d) {
-         return torch_adamw_update(p_before[i].second, g[i], step.opt_before, i, step.adamw, d);
-       })) {
-    rows.push_back(std::move(row));
-  }
+  const verify::UpdateReference adamw = [&](std::size_t i, const at::Tensor& p, const at::Tensor& g, at::ScalarType d) {
+    return torch_adamw_update(p, g, step.opt_before, i, step.adamw, d);
+  };
+  for (verify::Row& row : verify::update_rows(p_before, applied, p_after, adamw)) rows.push_back(std::move(row));
   return summarize(std::move(rows));
 }
 

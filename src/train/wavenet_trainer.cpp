@@ -110,12 +110,7 @@ StepCheck check_wavenet_step(const WaveNetStep& step) {
   verify::NamedTensorList p_before, p_after;
   for (auto& [name, t] : before.parameters()) p_before.emplace_back(name, *t);
   for (auto& [name, t] : const_cast<models::WaveNet&>(step.after).parameters()) p_after.emplace_back(name, *t);
-  const std::map<std::string, at::Tensor> by_name(applied.begin(), applied.end());
-  std::vector<at::Tensor> g;
-  for (const auto& [name, t] : p_before) g.push_back(by_name.count(name) ? by_name.at(name) : at::Tensor());
-  for (verify::Row& row : verify::update_rows(p_before, g, p_after, [&](std::size_t i, at::ScalarType d) {
-         return at::add(p_before[i].second.detach().to(d), g[i].detach().to(d), -step.lr);
-       })) {
+  for (verify::Row& row : verify::update_rows(p_before, applied, p_after, verify::sgd_reference(step.lr))) {
     rows.push_back(std::move(row));
   }
   return summarize(std::move(rows));

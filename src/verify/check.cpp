@@ -624,26 +624,30 @@ std::vector<Row> verify_step(const StepRecord& s) {
   }
   // The update: p_after against p - lr * grad computed in tensor ops from the applied gradient.
   NamedTensorList before, after;
-  std::vector<at::Tensor> applied;
   for (const auto& [name, t] : s.before.named()) before.emplace_back(name, *t);
   for (const auto& [name, t] : s.after.named()) after.emplace_back(name, *t);
-  for (const auto& [name, g] : s.grads.params.named()) applied.push_back(g);
-  for (Row& row : update_rows(before, applied, after, [&](std::size_t i, at::ScalarType d) {
-         return at::add(before[i].second.detach().to(d), applied[i].detach().to(d), -s.lr);
-       })) {
+  for (Row& row : update_rows(before, s.grads.params.named(), after, sgd_reference(s.lr)))
     rows.push_back(std::move(row));
-  }
   for (auto& row : rows) judge(row, /*expect_exact=*/false);
   return rows;
 }
 
-std::vector<Row> update_rows(const NamedTensorList& before, const std::vector<at::Tensor>& applied,
+UpdateReference sgd_reference(double lr) {
+  return [lr](std::size_t, const at::Tensor& p, const at::Tensor& g, at::ScalarType d) {
+    return at::add(p.detach().to(d), g.detach().to(d), -lr);
+  };
+}
+
+std::vector<Row> update_rows(const NamedTensorList& before, const NamedTensorList& applied,
                              const NamedTensorList& after, const UpdateReference& reference) {
   std::vector<Row> rows;
   const at::ScalarType dtype = before.empty() ? at::kFloat : before.front().second.scalar_type();
+  const std::map<std::string, at::Tensor> by_name(applied.begin(), applied.end());
   for (std::size_t i = 0; i < before.size(); ++i) {
     const std::string& name = before[i].first;
-    const at::Tensor& g = i < applied.size() ? applied[i] : at::Tensor();
+    const at::Tensor& p = before[i].second;
+    const auto it = by_name.find(name);
+    const at::Tensor g = it == by_name.end() ? at::Tensor() : it->second;
     if (!g.defined() || g.sizes() != before[i].second.sizes()) {  // not applied
       Row row = make_row("step:" + name, after[i].second, Reference{});
       row.cmp.problem =
@@ -651,8 +655,9 @@ std::vector<Row> update_rows(const NamedTensorList& before, const std::vector<at
       rows.push_back(std::move(row));
       continue;
     }
-    rows.push_back(make_row("step:" + name, after[i].second,
-                            Reference{reference(i, dtype), reference(i, at::kFloat), reference(i, at::kDouble), 0.0}));
+    rows.push_back(make_row(
+        "step:" + name, after[i].second,
+        Reference{reference(i, p, g, dtype), reference(i, p, g, at::kFloat), reference(i, p, g, at::kDouble), 0.0}));
   }
   return rows;
 }

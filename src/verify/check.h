@@ -169,13 +169,17 @@ struct StepRecord {
 std::vector<Row> verify_step(const StepRecord& step);
 
 // The update rows of a training step, for any model and optimizer: "step:<name>" compares parameter i
-// after the update with reference(i, dtype), the update recomputed independently (tensor ops, or
-// LibTorch's optimizer) from the same parameter, state and applied gradient, in the run's dtype,
-// float32 and float64. A parameter whose applied gradient is undefined or not of its shape was not
-// updated: its row is a FAIL that says so (the gradient's own row says why). Rows are not yet judged.
+// after the update with reference(i, p, grad, dtype), the update recomputed independently (tensor ops,
+// or LibTorch's optimizer) from the same parameter p, state and applied gradient (matched by name), in
+// the run's dtype, float32 and float64. A parameter whose applied gradient is missing or not of its
+// shape was not updated: its row is a FAIL that says so (the gradient's own row says why). Rows are not
+// yet judged.
 using NamedTensorList = std::vector<std::pair<std::string, at::Tensor>>;
-using UpdateReference = std::function<at::Tensor(std::size_t index, at::ScalarType dtype)>;
-std::vector<Row> update_rows(const NamedTensorList& before, const std::vector<at::Tensor>& applied,
+using UpdateReference =
+    std::function<at::Tensor(std::size_t index, const at::Tensor& p, const at::Tensor& grad, at::ScalarType dtype)>;
+std::vector<Row> update_rows(const NamedTensorList& before, const NamedTensorList& applied,
                              const NamedTensorList& after, const UpdateReference& reference);
+// SGD's reference: p - lr * grad in tensor ops (the MLP's and the WaveNet's update)
+UpdateReference sgd_reference(double lr);
 
 }  // namespace bpn::verify
