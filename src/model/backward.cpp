@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -338,9 +339,11 @@ std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::
     os << t.sizes();
     return os.str();
   };
+  const std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
   for (std::size_t i = 0; i < params.size(); ++i) {
     const at::Tensor& p = params[i].second;
-    const at::Tensor g = i < grads.size() ? grads[i].second : at::Tensor();
+    const auto it = by_name.find(params[i].first);
+    const at::Tensor g = it == by_name.end() ? at::Tensor() : it->second;
     if (!g.defined()) return "d" + params[i].first + " is missing";
     if (g.sizes() != p.sizes())
       return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);

@@ -52,13 +52,12 @@ float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& 
   const models::Named grads = s.net.backward();
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
   std::vector<at::Tensor> ps, gs;
-  std::string problem;
-  for (auto& [name, p] : s.net.parameters()) {
-    const auto it = by_name.find(name);
-    const bool fits = it != by_name.end() && it->second.defined() && it->second.sizes() == p->sizes();
-    if (!fits && problem.empty()) problem = "the gradient of " + name + " is missing or not of its shape";
-    ps.push_back(*p);
-    gs.push_back(fits ? it->second : at::Tensor());
+  models::Named named;
+  for (auto& [name, p] : s.net.parameters()) named.emplace_back(name, *p);
+  const std::string problem = model::gradient_shape_problem(named, grads);
+  for (const auto& [name, p] : named) {
+    ps.push_back(p);
+    gs.push_back(problem.empty() ? by_name.at(name) : at::Tensor());
   }
   std::optional<models::GPT> before;
   std::optional<AdamW> opt_before;

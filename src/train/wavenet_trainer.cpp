@@ -33,18 +33,15 @@ WaveNetState init_wavenet(const WaveNetTrainConfig& cfg, const data::Dataset& da
 }
 
 namespace {
-// p.data += -lr * p.grad for every parameter whose gradient has its shape; "" or the first that has not
+// p.data += -lr * p.grad, unless a gradient is missing or not of its parameter's shape (then nothing
+// is updated); returns "" or what is wrong (model::gradient_shape_problem)
 std::string sgd(models::WaveNet& net, const layers::NamedTensors& grads, double lr) {
+  layers::NamedTensors params;
+  for (auto& [name, p] : net.parameters()) params.emplace_back(name, *p);
+  std::string problem = model::gradient_shape_problem(params, grads);
+  if (!problem.empty()) return problem;
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
-  std::string problem;
-  for (auto& [name, p] : net.parameters()) {
-    const auto it = by_name.find(name);
-    if (it == by_name.end() || !it->second.defined() || it->second.sizes() != p->sizes()) {
-      if (problem.empty()) problem = "the gradient of " + name + " is missing or not of its shape";
-      continue;
-    }
-    p->add_(it->second, -lr);
-  }
+  for (auto& [name, p] : params) p.add_(by_name.at(name), -lr);
   return problem;
 }
 }  // namespace
