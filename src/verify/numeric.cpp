@@ -11,18 +11,10 @@ GradcheckTolerance gradcheck_tolerance(at::ScalarType dtype) {
 }
 
 at::Tensor central_difference(const std::function<double()>& loss, at::Tensor& x, double eps) {
-  at::Tensor grad = at::zeros_like(x);
-  double* px = x.data_ptr<double>();
+  at::Tensor grad = at::zeros(x.sizes(), x.options().requires_grad(false));
   double* g = grad.data_ptr<double>();
-  for (std::int64_t k = 0; k < x.numel(); ++k) {
-    const double original = px[k];
-    px[k] = original + eps;
-    const double plus = loss();
-    px[k] = original - eps;
-    const double minus = loss();
-    px[k] = original;
-    g[k] = (plus - minus) / (2.0 * eps);
-  }
+  central_differences(x, eps, loss,
+                      [&](std::int64_t k, double plus, double minus) { g[k] = (plus - minus) / (2.0 * eps); });
   return grad;
 }
 

@@ -34,7 +34,35 @@ struct GradcheckRow {
   bool autograd_pass = false;
 };
 
-// the central difference of `loss` for every element of the float64 tensor x, perturbed in place;
+// The project's one implementation of central differences (bpninja gradcheck, bpn::gradcheck): for
+// each element k of the float64 CPU tensor x in row-major order (any strides), sets it to x_k + eps,
+// calls f, sets it to x_k - eps, calls f, restores x_k bit for bit and calls
+// visit(k, f(x + eps e_k), f(x - eps e_k)). Writes through the data pointer: no version-counter bump,
+// so graphs that saved x stay usable once it is restored.
+template <class F, class Visit>
+void central_differences(at::Tensor& x, double eps, F&& f, Visit&& visit) {
+  double* base = x.data_ptr<double>();
+  const auto sizes = x.sizes();
+  const auto strides = x.strides();
+  const std::int64_t n = x.numel();
+  for (std::int64_t k = 0; k < n; ++k) {
+    std::int64_t offset = 0, rest = k;
+    for (std::int64_t d = x.dim() - 1; d >= 0; --d) {
+      offset += (rest % sizes[d]) * strides[d];
+      rest /= sizes[d];
+    }
+    double* p = base + offset;
+    const double original = *p;
+    *p = original + eps;
+    auto plus = f();
+    *p = original - eps;
+    auto minus = f();
+    *p = original;
+    visit(k, plus, minus);
+  }
+}
+
+// the central difference of a scalar `loss` for every element of the float64 tensor x, perturbed in place;
 at::Tensor central_difference(const std::function<double()>& loss, at::Tensor& x, double eps);
 // and one row: manual and autograd against the numeric gradient, with the tolerance's criterion.
 GradcheckRow compare_three(const std::string& graph, const std::string& name, const at::Tensor& manual,
