@@ -57,9 +57,8 @@ std::string shape_of(const at::Tensor& t) { return verify::shape_string(t.sizes(
 
 struct Inputs {
   Tensors given;
-  std::vector<bool>
-  requires;                // requires grad (the function sees it so)
-  std::vector<bool> diff;  // requires grad and not listed in non_differentiable: checked
+  std::vector<bool> needs_grad;  // requires grad (the function sees it so)
+  std::vector<bool> diff;        // requires grad and not listed in non_differentiable: checked
   std::vector<std::string> names;
   at::ScalarType dtype = at::kDouble;  // of the differentiable inputs
 };
@@ -107,7 +106,7 @@ Inputs validate(const Tensors& inputs, const GradcheckOptions& opt) {
     if (!at::isFloatingType(t.scalar_type()) && constant.count(i))
       bad(name + " is an integer tensor (" + std::string(c10::toString(t.scalar_type())) +
           "): it can never require grad, so leave it out of options.non_differentiable");
-    in.requires.push_back(t.requires_grad());
+    in.needs_grad.push_back(t.requires_grad());
     in.diff.push_back(t.requires_grad() && !constant.count(i));
     if (!in.diff.back()) continue;
     if (t.scalar_type() != at::kDouble && t.scalar_type() != at::kFloat)
@@ -138,7 +137,7 @@ Tensors leaves(const Inputs& in, std::optional<at::ScalarType> dtype = std::null
     at::Tensor t = in.given[i].detach();
     if (dtype && at::isFloatingType(t.scalar_type()) && t.scalar_type() != *dtype) t = t.to(*dtype);
     t = t.clone();
-    if (in.requires[i]) t.requires_grad_(true);
+    if (in.needs_grad[i]) t.requires_grad_(true);
     x.push_back(t);
   }
   return x;
@@ -642,7 +641,7 @@ struct Check {
     Run rn;
     for (std::size_t i = 0; i < x.size(); ++i) {
       at::Tensor t = at::isFloatingType(x[i].scalar_type()) ? non_contiguous(x[i]) : x[i].detach().clone();
-      if (in.requires[i]) t.requires_grad_(true);
+      if (in.needs_grad[i]) t.requires_grad_(true);
       xn.push_back(t);
     }
     for (std::size_t o = 0; o < v.size(); ++o) {
@@ -827,7 +826,7 @@ void judge_float32_against_float64(Check& c, const Tensors& x32, const Tensors& 
       Tensors xt;
       for (std::size_t i = 0; i < x32.size(); ++i) {
         at::Tensor t = c.in.diff[i] ? nudge(x32[i]) : x32[i].detach().clone();
-        if (c.in.requires[i]) t.requires_grad_(true);
+        if (c.in.needs_grad[i]) t.requires_grad_(true);
         xt.push_back(t);
       }
       const Run rt = run(c.fn, xt);
