@@ -377,3 +377,23 @@ TEST(FunctionGradcheck, TheLedgerRecordsExactnessAgainstTheReferenceAndCatchesOn
 }
 
 }  // namespace
+
+namespace {
+
+// Fast mode's sensitivity, measured by the self-test on a dense Jacobian (tanh of a product, 24 x 24
+// inputs: 1152 input and 576 output elements, so auto mode picks fast mode).
+TEST(FunctionGradcheck, TheSelfTestMeasuresFastModesSensitivity) {
+  bpn::GradcheckOptions options;
+  options.self_test = true;
+  const bpn::TensorFn matmul = [](const Tensors& in) { return at::tanh(in[0].mm(in[1]) * 0.3); };
+  const auto report = bpn::gradcheck(matmul, {leaf({24, 24}, 11), leaf({24, 24}, 12)}, options);
+  std::printf("%s", report.str().c_str());
+  ASSERT_NE(report.title.find("fast mode"), std::string::npos);
+  EXPECT_EQ(report.self_test.size(), 9u);
+  for (const auto& s : report.self_test) {
+    EXPECT_EQ(s.outcome, bpn::SelfTestResult::Outcome::kCaught) << s.bug << " " << s.input << "\n" << report;
+  }
+  EXPECT_TRUE(report) << report;
+}
+
+}  // namespace
