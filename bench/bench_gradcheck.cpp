@@ -30,7 +30,8 @@ void run(benchmark::State& state, const bpn::TensorFn& fn, const bpn::Tensors& i
   for (auto _ : state) {
     const bpn::GradcheckReport report = backward ? bpn::gradcheck(fn, *backward, in, opt) : bpn::gradcheck(fn, in, opt);
     if (!report) state.SkipWithError("the check failed");
-    benchmark::DoNotOptimize(report.compared);
+    std::int64_t compared = report.compared;
+    benchmark::DoNotOptimize(compared);
   }
 }
 

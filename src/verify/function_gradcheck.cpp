@@ -247,6 +247,8 @@ struct Check {
   // The outputs, detached; a change of shape or dtype under perturbation is recorded once. Grad mode
   // stays on, as in torch.autograd.gradcheck: gradgradcheck's function calls autograd itself.
   Tensors evaluate(Tensors& x, const Run& base, std::size_t perturbed, bool& unstable) {
+    std::optional<at::NoGradGuard> no_grad;  // first order: no graph is needed (gradgradcheck needs one)
+    if (!undefined_is_zero) no_grad.emplace();
     Tensors out = fn(x);
     for (at::Tensor& t : out) {  // a copy: an output may be a view of the perturbed input
       if (t.defined()) t = t.detach().clone();
@@ -280,17 +282,22 @@ struct Check {
 
   // Numerical Jacobians of every floating output with respect to input i: [numel(out), numel(in)].
   std::map<std::size_t, at::Tensor> numerical_jacobian(Tensors& x, const Run& base, std::size_t i, bool& unstable) {
-    std::map<std::size_t, at::Tensor> jac;
+    std::map<std::size_t, std::pair<at::Tensor, at::Tensor>> rows;  // output -> f(x + eps e_k), f(x - eps e_k) by k
     for (const std::size_t o : floating_outputs(base)) {
-      jac[o] = at::zeros({base.out[o].numel(), x[i].numel()}, at::TensorOptions(at::kDouble));
+      const auto options = at::TensorOptions(base.out[o].scalar_type());
+      rows[o] = {at::empty({x[i].numel(), base.out[o].numel()}, options),
+                 at::empty({x[i].numel(), base.out[o].numel()}, options)};
     }
     verify::central_differences(
         x[i], opt.eps, [&] { return evaluate(x, base, i, unstable); },
         [&](std::int64_t k, const Tensors& plus, const Tensors& minus) {
-          for (auto& [o, j] : jac) {
-            j.select(1, k).copy_(((plus[o].to(at::kDouble) - minus[o].to(at::kDouble)) / (2.0 * opt.eps)).reshape(-1));
+          for (auto& [o, pm] : rows) {
+            pm.first.select(0, k).copy_(plus[o].reshape(-1));
+            pm.second.select(0, k).copy_(minus[o].reshape(-1));
           }
         });
+    std::map<std::size_t, at::Tensor> jac;
+    for (auto& [o, pm] : rows) jac[o] = ((pm.first.to(at::kDouble) - pm.second.to(at::kDouble)) / (2.0 * opt.eps)).t();
     return jac;
   }
 
