@@ -38,6 +38,20 @@ TEST(AttentionFunction, PassesGradcheckInFloat64) {
   EXPECT_GRADCHECK(attention, in, named_options());
 }
 
+// The self-test: would this check have caught the usual bugs in this backward? Each gradient scaled
+// by 1 + 1e-3, its sign flipped, its last element zeroed, two same-shape gradients swapped (q and k
+// are [5, 4] and [6, 4]: no pair here), a square one transposed (none here either).
+TEST(AttentionFunction, TheSelfTestCatchesEveryBugClass) {
+  bpn::GradcheckOptions options = named_options();
+  options.self_test = true;
+  const bpn::GradcheckReport report = bpn::gradcheck(attention, attention_inputs(at::kDouble), options);
+  EXPECT_TRUE(report) << report;
+  EXPECT_EQ(report.self_test.size(), 9u);  // three bug classes for each of q, k, v
+  for (const bpn::SelfTestResult& s : report.self_test) {
+    EXPECT_EQ(s.outcome, bpn::SelfTestResult::Outcome::kCaught) << s.bug << " on " << s.input;
+  }
+}
+
 TEST(AttentionFunction, PassesGradgradcheckInFloat64) {
   const bpn::Tensors in = attention_inputs(at::kDouble);
   EXPECT_GRADGRADCHECK(attention, in);  // grad_outputs: seeded standard normals, for o and a

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -22,6 +23,7 @@
 
 #include "bpninja/gradcheck.h"
 #include "util/errors.h"
+#include "util/malloc_tuning.h"
 #include "verify/compare.h"
 #include "verify/environment.h"
 #include "verify/ledger.h"
@@ -213,7 +215,9 @@ struct Check {
   const Inputs& in;
   const GradcheckOptions& opt;
   GradcheckReport& report;
-  bool undefined_is_zero = false;  // gradgradcheck: a second derivative that autograd leaves undefined is zero
+  // gradgradcheck: a second derivative that autograd leaves undefined is zero, and the function calls
+  // autograd itself, so its finite differences keep grad mode on
+  bool second_order = false;
   std::vector<std::size_t> ins = diff_indices(in);
 
   void fail(GradcheckFailure f) { report.failures.push_back(std::move(f)); }
@@ -244,11 +248,11 @@ struct Check {
 
   // ---- Finite differences: slow mode, fast mode ----
 
-  // The outputs, detached; a change of shape or dtype under perturbation is recorded once. Grad mode
-  // stays on, as in torch.autograd.gradcheck: gradgradcheck's function calls autograd itself.
+  // The outputs, copied; a change of shape or dtype under perturbation is recorded once. No graph is
+  // built, except in second order (gradgradcheck's function calls autograd itself).
   Tensors evaluate(Tensors& x, const Run& base, std::size_t perturbed, bool& unstable) {
-    std::optional<at::NoGradGuard> no_grad;  // first order: no graph is needed (gradgradcheck needs one)
-    if (!undefined_is_zero) no_grad.emplace();
+    std::optional<at::NoGradGuard> no_grad;
+    if (!second_order) no_grad.emplace();
     Tensors out = fn(x);
     for (at::Tensor& t : out) {  // a copy: an output may be a view of the perturbed input
       if (t.defined()) t = t.detach().clone();
@@ -457,7 +461,7 @@ struct Check {
     if (!guarded("backward", [&] { g = vjp(r, x, ins, v); })) return;
     bool all = true;
     for (std::size_t n = 0; n < ins.size(); ++n) {
-      if (g[n].defined() || undefined_is_zero) continue;
+      if (g[n].defined() || second_order) continue;
       all = false;
       fail("missing gradient",
            in.names[ins[n]] +
@@ -465,7 +469,7 @@ struct Check {
                "list it in options.non_differentiable",
            in.names[ins[n]]);
     }
-    if (all && !undefined_is_zero) ok("every input that requires grad gets a gradient");
+    if (all && !second_order) ok("every input that requires grad gets a gradient");
   }
 
   void reentrant(const Run& r, const Tensors& x, const Tensors& v) {
@@ -714,7 +718,7 @@ struct Check {
     Run r;
     if (!guarded("forward", [&] { r = run(fn, x); })) return;
     if (r.diff_out.empty()) {
-      if (!undefined_is_zero)
+      if (!second_order)
         fail("outputs", "no output requires grad: the inputs that require grad do not reach any output");
       return;
     }
@@ -886,14 +890,14 @@ void judge_float32_against_float64(Check& c, const Tensors& x32, const Tensors& 
 // ---- The driver ---------------------------------------------------------------------------------
 
 struct Flags {
-  bool undefined_is_zero = false;
+  bool second_order = false;
 };
 
 GradcheckReport check_once(const TensorFn& fn, const Inputs& in, const GradcheckOptions& opt, const Flags& flags) {
   GradcheckReport report;
   report.title = (opt.name.empty() ? std::string("function") : opt.name) + " (" +
                  (in.dtype == at::kDouble ? "float64" : "float32");
-  Check c{fn, in, opt, report, flags.undefined_is_zero};
+  Check c{fn, in, opt, report, flags.second_order};
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
 
   if (in.dtype == at::kDouble) {
@@ -1076,6 +1080,9 @@ void self_test(const TensorFn& fn, const Inputs& in, const GradcheckOptions& opt
 
 GradcheckReport check(const TensorFn& fn, const Tensors& inputs, const GradcheckOptions& opt, const Flags& flags) {
   if (!fn) throw std::invalid_argument("bpn::gradcheck: the function is empty");
+  // Thousands of forwards and backwards allocate and free the same blocks: keep them (docs/api.md).
+  static const bool tuned = (util::keep_freed_memory_for_reuse(), true);
+  (void)tuned;
   const Inputs in = validate(inputs, opt);
   GradcheckReport report = check_once(fn, in, opt, flags);
   if (opt.self_test) self_test(fn, in, opt, flags, report);
@@ -1175,7 +1182,7 @@ GradcheckReport gradgradcheck(const TensorFn& fn, const Tensors& inputs, const T
   }
   if (options.reference) opt.reference = second(options.reference);
   Flags flags;
-  flags.undefined_is_zero = true;
+  flags.second_order = true;
   return check(second(fn), all, opt, flags);
 }
 
