@@ -10,7 +10,8 @@
 // docs/derivations.md#attention_function
 #pragma once
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>  // torch::autograd::Function (lighter than <torch/torch.h>)
 
 #include <sstream>
 #include <stdexcept>

@@ -17,7 +17,7 @@ namespace {
 
 // q [5, 4], k [6, 4], v [6, 3], seeded, halved so that tanh(q k^T) stays away from saturation.
 bpn::Tensors attention_inputs(at::ScalarType dtype) {
-  torch::manual_seed(0);
+  at::manual_seed(0);
   const auto leaf = [dtype](at::IntArrayRef shape) {
     return (0.5 * at::randn(shape, at::kDouble)).to(dtype).requires_grad_();
   };
