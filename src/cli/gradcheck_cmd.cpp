@@ -7,9 +7,9 @@
 #include "data/dataset.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 #include "verify/gradcheck.h"
-#include "verify/wavenet_check.h"
+#include "models/wavenet/check.h"
 
 namespace bpn::cli {
 

@@ -5,9 +5,9 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "train/checkpoint.h"
-#include "train/gpt_trainer.h"
+#include "models/gpt/trainer.h"
 #include "train/sample.h"
-#include "train/wavenet_trainer.h"
+#include "models/wavenet/trainer.h"
 
 namespace bpn::cli {
 

@@ -9,7 +9,7 @@
 #include "kernel/loop_clones.h"
 #include "kernel/mlp_kernel.h"
 #include "kernel/vector_math.h"
-#include "model/config.h"
+#include "models/mlp/config.h"
 #include "util/errors.h"
 
 namespace bpn::kernel {

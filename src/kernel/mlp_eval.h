@@ -15,7 +15,7 @@
 
 #include <ATen/ATen.h>
 
-#include "model/params.h"
+#include "models/mlp/params.h"
 
 namespace bpn::kernel {
 

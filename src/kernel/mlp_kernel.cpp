@@ -8,7 +8,7 @@
 #include "kernel/loop_clones.h"
 #include "kernel/small_gemm.h"
 #include "kernel/vector_math.h"
-#include "model/config.h"
+#include "models/mlp/config.h"
 #include "util/errors.h"
 
 namespace bpn::kernel {

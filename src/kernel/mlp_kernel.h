@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "model/backward.h"
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 
 namespace bpn::kernel {
 

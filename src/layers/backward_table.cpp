@@ -7,7 +7,7 @@
 #include "layers/linear.h"
 #include "layers/sequential.h"
 #include "layers/tanh.h"
-#include "model/backward.h"
+#include "models/mlp/backward.h"
 
 namespace bpn::layers {
 

@@ -1,6 +1,6 @@
 #include "layers/cross_entropy.h"
 
-#include "model/forward.h"
+#include "models/mlp/forward.h"
 
 namespace bpn::layers {
 

@@ -2,7 +2,7 @@
 
 #include "kernel/vector_math.h"
 #include "layers/cpu_loops.h"
-#include "model/backward.h"
+#include "models/mlp/backward.h"
 
 namespace bpn::layers {
 

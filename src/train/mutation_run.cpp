@@ -3,13 +3,13 @@
 #include <exception>
 #include <functional>
 
-#include "train/gpt_trainer.h"
+#include "models/gpt/trainer.h"
 #include "train/trainer.h"
-#include "train/wavenet_trainer.h"
+#include "models/wavenet/trainer.h"
 #include "verify/check.h"
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 #include "verify/gradcheck.h"
-#include "verify/wavenet_check.h"
+#include "models/wavenet/check.h"
 
 namespace bpn::train {
 

@@ -12,10 +12,10 @@
 
 #include "data/dataset.h"
 #include "kernel/mlp_kernel.h"
-#include "model/backward.h"
-#include "model/backward_table.h"
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/backward_table.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 #include "verify/check.h"
 
 namespace bpn::train {

@@ -3,11 +3,11 @@
 #include <memory>
 
 #include "data/dataset.h"
-#include "model/backward_table.h"
+#include "models/mlp/backward_table.h"
 #include "util/errors.h"
 #include "verify/check.h"
-#include "verify/gpt_check.h"
-#include "verify/wavenet_check.h"
+#include "models/gpt/check.h"
+#include "models/wavenet/check.h"
 
 namespace bpn::verify {
 

@@ -9,14 +9,14 @@
 #include <sstream>
 
 #include "kernel/mlp_kernel.h"
-#include "model/backward.h"
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 #include "util/errors.h"
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 #include "verify/graph.h"
 #include "verify/sections.h"
-#include "verify/wavenet_check.h"
+#include "models/wavenet/check.h"
 
 namespace bpn::verify {
 

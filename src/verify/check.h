@@ -21,9 +21,9 @@
 
 #include "data/dataset.h"
 #include "kernel/mlp_kernel.h"
-#include "model/backward_table.h"
-#include "model/config.h"
-#include "model/params.h"
+#include "models/mlp/backward_table.h"
+#include "models/mlp/config.h"
+#include "models/mlp/params.h"
 #include "verify/compare.h"
 #include "verify/environment.h"
 #include "verify/graph.h"

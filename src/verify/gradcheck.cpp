@@ -7,10 +7,10 @@
 #include <map>
 #include <sstream>
 
-#include "model/backward.h"
-#include "model/backward_table.h"
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/backward_table.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 #include "util/errors.h"
 
 namespace bpn::verify {

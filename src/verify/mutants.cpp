@@ -18,7 +18,7 @@
 #include "layers/linear.h"
 #include "layers/tanh.h"
 #include "layers/transformer.h"
-#include "model/backward.h"
+#include "models/mlp/backward.h"
 
 namespace bpn::verify {
 

@@ -10,7 +10,7 @@
 
 #include "kernel/mlp_kernel.h"
 #include "layers/backward_table.h"
-#include "model/backward_table.h"
+#include "models/mlp/backward_table.h"
 
 namespace bpn::verify {
 

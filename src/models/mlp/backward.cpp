@@ -1,6 +1,6 @@
 // Each function: the forward line it differentiates, its local derivative, and a link to the
 // derivation. docs/derivations.md is the one home of the math; the comments here are reminders.
-#include "model/backward.h"
+#include "models/mlp/backward.h"
 
 #include <ATen/core/grad_mode.h>
 
@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "model/backward_table.h"
-#include "model/wide.h"
+#include "models/mlp/backward_table.h"
+#include "models/mlp/wide.h"
 
 namespace bpn::model {
 

@@ -9,7 +9,7 @@
 
 #include "data/dataset.h"
 #include "layers/backward_table.h"
-#include "models/wavenet.h"
+#include "models/wavenet/wavenet.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
 #include "verify/graph.h"

@@ -1,4 +1,4 @@
-#include "model/params.h"
+#include "models/mlp/params.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "model/backward.h"
-#include "model/forward.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/forward.h"
 
 namespace bpn::model {
 

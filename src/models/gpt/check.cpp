@@ -1,4 +1,4 @@
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>

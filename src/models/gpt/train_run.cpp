@@ -1,4 +1,4 @@
-#include "cli/train_gpt.h"
+#include "models/gpt/train_run.h"
 
 #include <ATen/Parallel.h>
 
@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "train/checkpoint_file.h"
-#include "train/gpt_trainer.h"
+#include "models/gpt/trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "util/interrupt.h"

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/config.h"
+#include "models/mlp/config.h"
 
 namespace bpn::model {
 

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/params.h"
+#include "models/mlp/params.h"
 
 namespace bpn::model {
 

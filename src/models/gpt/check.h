@@ -11,7 +11,7 @@
 
 #include "data/dataset.h"
 #include "layers/backward_table.h"
-#include "models/gpt.h"
+#include "models/gpt/gpt.h"
 #include "verify/check.h"
 #include "verify/gradcheck.h"
 #include "verify/graph.h"

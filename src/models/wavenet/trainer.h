@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "model/params.h"
-#include "models/wavenet.h"
+#include "models/mlp/params.h"
+#include "models/wavenet/wavenet.h"
 #include "train/checkpoint_file.h"
 #include "train/trainer.h"
 

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 
 namespace bpn::model {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/params.h"
+#include "models/mlp/params.h"
 
 namespace bpn::train {
 

@@ -1,4 +1,4 @@
-#include "cli/train_wavenet.h"
+#include "models/wavenet/train_run.h"
 
 #include <ATen/Parallel.h>
 
@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "train/trainer.h"
-#include "train/wavenet_trainer.h"
+#include "models/wavenet/trainer.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "util/interrupt.h"

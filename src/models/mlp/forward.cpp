@@ -1,4 +1,4 @@
-#include "model/forward.h"
+#include "models/mlp/forward.h"
 
 #include <ATen/core/grad_mode.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "model/backward_table.h"
-#include "model/wide.h"
+#include "models/mlp/backward_table.h"
+#include "models/mlp/wide.h"
 #include "util/errors.h"
 
 namespace bpn::model {

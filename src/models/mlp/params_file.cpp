@@ -1,4 +1,4 @@
-#include "train/params_file.h"
+#include "models/mlp/params_file.h"
 
 #include <cstdio>
 #include <filesystem>

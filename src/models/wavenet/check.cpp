@@ -1,11 +1,11 @@
-#include "verify/wavenet_check.h"
+#include "models/wavenet/check.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
 
 #include <memory>
 
-#include "model/params.h"
+#include "models/mlp/params.h"
 #include "util/errors.h"
 #include "verify/graph.h"
 

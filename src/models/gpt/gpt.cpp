@@ -1,4 +1,4 @@
-#include "models/gpt.h"
+#include "models/gpt/gpt.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>

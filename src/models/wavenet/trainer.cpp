@@ -1,4 +1,4 @@
-#include "train/wavenet_trainer.h"
+#include "models/wavenet/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-#include "model/params.h"
+#include "models/mlp/params.h"
 #include "train/checkpoint_file.h"
 #include "train/safetensors.h"
 #include "train/sample.h"

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "models/gpt.h"
+#include "models/gpt/gpt.h"
 #include "train/adamw.h"
 #include "train/trainer.h"
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 
 namespace bpn::train {
 

@@ -1,4 +1,4 @@
-#include "models/wavenet.h"
+#include "models/wavenet/wavenet.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>

@@ -1,4 +1,4 @@
-#include "train/gpt_trainer.h"
+#include "models/gpt/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
@@ -13,7 +13,7 @@
 
 #include "train/checkpoint_file.h"
 #include "verify/check.h"
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 #include "verify/graph.h"
 
 namespace bpn::train {
