@@ -24,9 +24,9 @@
 #include "data/dataset.h"
 #include "kernel/mlp_kernel.h"
 #include "kernel/small_gemm.h"
-#include "train/gpt_trainer.h"
-#include "train/trainer.h"
-#include "train/wavenet_trainer.h"
+#include "models/gpt/trainer.h"
+#include "models/mlp/trainer.h"
+#include "models/wavenet/trainer.h"
 #include "util/malloc_tuning.h"
 #include "util/threads.h"
 

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "train/checkpoint.h"
+#include "models/mlp/checkpoint.h"
 #include "util/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 
-#include "train/checkpoint.h"
-#include "train/params_file.h"
+#include "models/mlp/checkpoint.h"
+#include "models/mlp/params_file.h"
 #include "util/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

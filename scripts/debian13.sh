@@ -13,7 +13,7 @@
 # builds, so the download overlaps the compile); `--shell` opens a shell in the root instead of testing; `--no-test` stops after the build;
 # `--exec 'COMMAND'` runs COMMAND in the root's checkout after the build. To record the ledger for
 # Debian 13, run `bpninja check --record-ledger` there with --exec and copy tests/golden/exactness.json
-# back from .platforms/debian13/root/work/backprop-ninja/ (README "Platforms").
+# back from .platforms/debian13/root/work/backprop-ninja/ (docs/platforms.md, "Platforms").
 set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root_dir"

@@ -5,7 +5,7 @@
 # catalog checks on (2 blocks, 2 heads, 16 channels, batch 8). Each `check --record-ledger` prints its
 # diff and refuses to drop a recorded-exact tensor; review the diff of the ledger and commit it.
 # On Debian 13: scripts/debian13.sh --exec scripts/record-ledger.sh, then copy the ledger back from
-# .platforms/debian13/root/work/backprop-ninja/tests/golden/exactness.json (README, "Platforms").
+# .platforms/debian13/root/work/backprop-ninja/tests/golden/exactness.json (docs/platforms.md, "Platforms").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bpninja="${1:-$root/build/release/src/bpninja}"

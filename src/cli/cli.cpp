@@ -8,13 +8,20 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "models/registry.h"
 #include "util/errors.h"
 
 namespace bpn::cli {
 
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  CLI::App app{"backprop-ninja: hand-derived backpropagation of the makemore MLP, checked against torch::autograd",
+  CLI::App app{"backprop-ninja: hand-derived backpropagation, checked against torch::autograd element by element",
                "bpninja"};
+  std::string models = "Models (--arch):\n";
+  for (const models::Model* m : models::all()) {
+    models +=
+        "  " + m->name() + std::string(m->name().size() < 10 ? 10 - m->name().size() : 1, ' ') + m->summary() + "\n";
+  }
+  app.footer(models);
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
 

@@ -1,15 +1,18 @@
-// bpninja mutants: the mutation catalog run through every check; prints the README's mutation table.
+// bpninja mutants: the mutation catalog run through every check; prints the mutation table of
+// docs/mutation-testing.md.
 #include <cstdio>
+#include <map>
 #include <ostream>
 #include <string>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
-#include "train/mutation_run.h"
+#include "models/registry.h"
 #include "util/atomic_file.h"
-#include "verify/check.h"
 #include "verify/mutants.h"
+#include "verify/mutation_run.h"
+#include "verify/report.h"
 
 #ifndef BPNINJA_DEFAULT_LEDGER
 #define BPNINJA_DEFAULT_LEDGER "tests/golden/exactness.json"
@@ -31,10 +34,12 @@ const char* mark(bool caught, bool expected) {
 
 int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   if (!a.json.empty()) util::check_writable(a.json, "--json");
-  const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
-  const data::Dataset wavenet_data = data::load_dataset(a.data, /*block_size=*/8);
+  std::map<std::int64_t, data::Dataset> data;  // by the models' block sizes, each loaded once
+  for (const models::Model* m : models::all()) {
+    if (!data.count(m->block_size())) data.emplace(m->block_size(), data::load_dataset(a.data, m->block_size()));
+  }
   verify::Ledger ledger = verify::Ledger::load(a.ledger);
-  ledger.validate(verify::known_rows_for, a.ledger);
+  ledger.validate(models::known_rows_for, a.ledger);
   out << "| # | function | mutant | class | check f32 + ledger | check f32 | check f64 | verify-every f32 | "
          "verify-every f64 |"
       << (a.gradcheck ? " gradcheck |" : "") << " threw |\n|---|---|---|---|---|---|---|---|---|"
@@ -42,9 +47,11 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
   int index = 0, as_expected = 0, by_verdict = 0, thrown = 0, equivalent = 0;
   nlohmann::json j = nlohmann::json::array();
   std::string narrowed;
-  for (const verify::Mutant& m : verify::mutant_catalog()) {
+  for (const verify::Mutant& m : models::mutant_catalog()) {
     ++index;
-    const train::MutantResult r = train::run_mutant(m, data, wavenet_data, ledger, a.gradcheck && m.arch == "mlp");
+    const models::Model& model = models::named(m.arch);
+    const verify::MutantResult r =
+        verify::run_mutant(m, model.mutant_hooks(m, data.at(model.block_size())), ledger, a.gradcheck);
     const verify::Expectation e = m.expect();
     // A throw is never a catch, and a mutant that made any check throw is not as expected
     const bool ok = r.as_expected(m) && r.threw.empty();
@@ -52,14 +59,9 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
     by_verdict += ok && m.equivalent.empty() ? 1 : 0;
     thrown += r.threw.empty() ? 0 : 1;
     equivalent += m.equivalent.empty() ? 0 : 1;
-    out << "| " << index << " | `" << m.function << "` | "
-        << (m.arch == "wavenet"  ? "[WaveNet] "
-            : m.arch == "gpt"    ? "[GPT] "
-            : m.arch == "kernel" ? "[kernel] "
-                                 : "")
-        << m.name << (m.narrowed.empty() ? "" : " ¹") << (m.equivalent.empty() ? "" : " ²") << " | "
-        << verify::bug_class_name(m.bug) << " | ";
-    if (m.arch == "kernel") {  // float32 only: check's kernel rows (no ledger) and the kernel's verified step
+    out << "| " << index << " | `" << m.function << "` | " << m.label << m.name << (m.narrowed.empty() ? "" : " ¹")
+        << (m.equivalent.empty() ? "" : " ²") << " | " << verify::bug_class_name(m.bug) << " | ";
+    if (m.kernel) {  // float32 only: check's kernel rows (no ledger) and the kernel's verified step
       out << "n/a | " << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
           << mark(r.verify_f32, e.verify_f32) << " | n/a |";
     } else {

@@ -3,11 +3,8 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cli/options.h"
-#include "train/checkpoint.h"
-#include "models/gpt/trainer.h"
-#include "train/sample.h"
-#include "models/wavenet/trainer.h"
+#include "models/options.h"
+#include "models/registry.h"
 
 namespace bpn::cli {
 
@@ -15,7 +12,7 @@ namespace {
 struct SampleArgs {
   std::string model;
   std::int64_t count = 20;
-  std::string seed = std::to_string(model::kNotebookSeed + 10);
+  std::string seed = "2147483657";  // the notebook's sampling cell: its seed 2147483647 + 10
 };
 }  // namespace
 
@@ -28,20 +25,9 @@ void add_sample_command(CLI::App& app, std::function<int()>& action, std::ostrea
   cmd->callback([a, &action, &out] {
     action = [a, &out] {
       require_range("-n/--count", a->count, 1, 100000);
-      parse_seed("--seed", a->seed);                              // before loading anything
-      const std::string arch = train::checkpoint_arch(a->model);  // the checkpoint says which model it holds
-      if (arch == "gpt") {
-        train::GPTCheckpoint c = train::load_gpt_checkpoint(a->model);
-        for (const auto& name : train::sample_gpt(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
-        return kExitOk;
-      }
-      if (arch == "wavenet") {
-        train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a->model);
-        for (const auto& name : train::sample_wavenet(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
-        return kExitOk;
-      }
-      const train::Checkpoint c = train::load_checkpoint(a->model);
-      for (const auto& name : train::sample_names(c, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
+      parse_seed("--seed", a->seed);                                    // before loading anything
+      const models::Model& model = models::checkpoint_model(a->model);  // the checkpoint says which model
+      for (const auto& name : model.sample(a->model, a->count, parse_seed("--seed", a->seed))) out << name << "\n";
       return kExitOk;
     };
   });

@@ -7,7 +7,6 @@
 #include "layers/linear.h"
 #include "layers/sequential.h"
 #include "layers/tanh.h"
-#include "models/mlp/backward.h"
 
 namespace bpn::layers {
 

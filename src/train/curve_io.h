@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "train/trainer.h"
+#include "train/run.h"
 
 namespace bpn::train {
 

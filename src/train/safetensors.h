@@ -9,12 +9,16 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace bpn::train {
+
+// FNV-1a, 64 bits: the checksum of checkpoints and the id of parameter files.
+std::uint64_t fnv1a64(const char* data, std::size_t size);
 
 struct SafeTensors {
   std::vector<std::pair<std::string, at::Tensor>> tensors;                         // in file order

@@ -7,16 +7,6 @@
 
 namespace bpn::train {
 
-std::vector<std::string> sample_names(const Checkpoint& c, std::int64_t count, std::uint64_t seed,
-                                      std::int64_t max_length) {
-  if (!c.calibrated()) {
-    throw InputError("the checkpoint was written during a run (step " + std::to_string(c.state.step) +
-                     ") and has no BatchNorm statistics; finish the run with 'bpninja train --resume DIR' first");
-  }
-  return sample_with([&](const at::Tensor& X) { return inference_logits(c.state.params, c.bn, X); },
-                     data::Vocab::from_chars(c.vocab), c.block_size, count, seed, max_length);
-}
-
 std::vector<std::string> sample_with(const std::function<at::Tensor(const at::Tensor&)>& logits,
                                      const data::Vocab& vocab, std::int64_t block_size, std::int64_t count,
                                      std::uint64_t seed, std::int64_t max_length) {

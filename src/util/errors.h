@@ -12,3 +12,13 @@ class InputError : public std::runtime_error {
 };
 
 }  // namespace bpn
+
+namespace bpn::cli {
+
+// Exit statuses of bpninja.
+inline constexpr int kExitOk = 0;           // every expectation holds
+inline constexpr int kExitCheckFailed = 1;  // a gradient check (or a training goal) failed
+inline constexpr int kExitBadInput = 2;     // bad usage or input: one line on stderr says what and how to fix it
+inline constexpr int kExitInternal = 3;     // a bug: an unexpected exception
+
+}  // namespace bpn::cli

@@ -1,5 +1,5 @@
-// Three-way verification: every hand-derived gradient, autograd's, and central finite differences
-// in float64, for both the chunked graph (Exercise 1) and the fused one (Exercises 2-4).
+// Three-way verification's report, whatever the model: every hand-derived gradient, autograd's, and
+// central finite differences in float64 (each model's gradcheck fills it; models/model.h).
 //
 // Numeric gradient of the loss L with respect to element k of a tensor X (a parameter or an
 // intermediate: the forward is rerun from the perturbed intermediate through a ForwardHook):
@@ -13,8 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "verify/check.h"
+#include "verify/environment.h"
 #include "verify/numeric.h"
 
 namespace bpn::verify {
@@ -26,8 +25,6 @@ struct GradcheckReport {
   bool pass = false;
   nlohmann::json to_json() const;
 };
-
-GradcheckReport run_gradcheck(const data::Dataset& data, const CheckConfig& config);
 
 std::string format_gradcheck(const GradcheckReport& report);
 

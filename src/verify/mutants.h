@@ -1,16 +1,15 @@
 // The mutation catalog: realistic bugs in every hand-derived function, each injected through the
-// table of backward functions (model/backward_table.h), one at a time, with the unchanged drivers.
-// tests/verify/mutants_test.cpp asserts that each one is caught where it can be seen, and
-// `bpninja mutants` prints the table of which check catches which mutant (README "Mutation testing").
+// table of backward functions its model's code reads, one at a time, with the unchanged drivers. Each
+// model writes its own (models/<name>/mutants.cpp); models::mutant_catalog() gathers them;
+// verify/mutation_run.h runs one through every check, tests/verify/mutants_test.cpp asserts that each
+// is caught where it can be seen, and `bpninja mutants` prints the table (docs/mutation-testing.md).
 #pragma once
 
+#include <ATen/ATen.h>
+
+#include <any>
 #include <functional>
 #include <string>
-#include <vector>
-
-#include "kernel/mlp_kernel.h"
-#include "layers/backward_table.h"
-#include "models/mlp/backward_table.h"
 
 namespace bpn::verify {
 
@@ -51,20 +50,27 @@ struct Mutant {
   bool training_step = false;  // the function runs in a training step (the MLP's fused step, SGD; every layer function)
   std::string narrowed;        // why the expectation is narrower than the class's, if it is
   std::string equivalent;      // why no check can see it (an equivalent mutant), if so
-  std::function<void(model::BackwardTable&)> inject;  // an MLP function (arch "mlp")
-  std::string arch = "mlp";  // "wavenet": a layer function, checked on the WaveNet; "gpt": on a small GPT
-  std::function<void(layers::BackwardTable&)> inject_layers;
-  // "kernel": a piece of the raw-memory training kernel (kernel/mlp_kernel.h), float32 only, so it is
-  // seen by `train --verify-every` of a float32 run (the kernel's step against autograd), not by check.
-  std::function<void(kernel::KernelTable&)> inject_kernel;
+  std::string arch;            // the model whose checks and training step run it (models/model.h)
+  std::string label;           // its mark in the mutation table: "[WaveNet] ", "[kernel] ", or none
+  // A piece of a raw-memory training kernel, float32 only: seen by check's kernel rows and by
+  // `train --verify-every` of a float32 run (the kernel's step against autograd), not by the ledger.
+  bool kernel = false;
+  std::any inject;  // a std::function<void(Table&)> for the table its model reads; see mutated()
   Expectation expect() const;
 };
 
-const std::vector<Mutant>& mutant_catalog();
+// A copy of `table` (the hand-derived one) with m injected, when m's injection is for a Table.
+template <typename Table>
+Table mutated(const Mutant& m, Table table) {
+  if (const auto* f = std::any_cast<std::function<void(Table&)>>(&m.inject)) (*f)(table);
+  return table;
+}
 
-// A copy of the hand-derived table with the mutant injected.
-model::BackwardTable mutated_table(const Mutant& m);
-layers::BackwardTable mutated_layers_table(const Mutant& m);
-kernel::KernelTable mutated_kernel_table(const Mutant& m);
+// Realistic bugs share two shapes: the whole tensor 1e-6 too large (relative), and one element moved
+// by one unit in the last place (the first element, away from zero).
+at::Tensor scaled(const at::Tensor& t);
+at::Tensor one_ulp(const at::Tensor& t);
+// 0 .. n-1 for targets Yb [n]: the row index of each target, to gather or scatter per row.
+at::Tensor rows_of(const at::Tensor& Yb);
 
 }  // namespace bpn::verify

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "models/mlp/check.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
-#include "verify/check.h"
 #include "verify/environment.h"
 
 namespace bpn::cli {

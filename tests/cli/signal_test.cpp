@@ -18,11 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "models/gpt/trainer.h"
+#include "models/mlp/checkpoint.h"
+#include "models/wavenet/trainer.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
-#include "train/checkpoint.h"
-#include "train/gpt_trainer.h"
-#include "train/wavenet_trainer.h"
 #include "util/interrupt.h"
 
 namespace bpn {

@@ -7,6 +7,7 @@
 //   - the graph pictures in docs/graph/ are what `bpninja graph` draws today.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "models/mlp/check.h"
+#include "models/registry.h"
 #include "support/names.h"
-#include "verify/arch_graph.h"
 #include "verify/autograd_dot.h"
-#include "verify/check.h"
 #include "verify/sections.h"
 
 namespace bpn {
@@ -137,11 +138,12 @@ TEST(Docs, EveryRowOfCheckLinksASection) {
   int rows = 0;
   for (const auto& entry : ledger.at("entries")) {
     const nlohmann::json& config = entry.at("config");
-    const std::string arch = config.value("arch", "mlp");
-    for (const auto& [exercise, names] : verify::known_rows_for(config)) {
+    const std::string arch = models::model_of_config(config).name();
+    const models::Model& row_model = models::model_of_config(config);
+    for (const auto& [exercise, names] : row_model.known_rows(config)) {
       for (const std::string& name : names) {
         ++rows;
-        const std::string anchor = verify::derivation_anchor(arch, exercise, name);
+        const std::string anchor = row_model.derivation_anchor(exercise, name);
         EXPECT_FALSE(anchor.empty()) << arch << " " << exercise << " row " << name << " has no section";
         EXPECT_TRUE(anchor.empty() || derivation_anchors().count(anchor))
             << arch << " " << exercise << " row " << name << " links #" << anchor << ", which does not exist";
@@ -216,7 +218,7 @@ TEST(Docs, SummaryTableMatchesTheCodeAndTheLedger) {
     listed.insert(name);
     std::smatch m;
     ASSERT_TRUE(std::regex_search(row[1], m, function_link)) << name << ": the function cell is not a link: " << row[1];
-    EXPECT_EQ(m[2].str(), verify::derivation_anchor("mlp", "exercise1", name))
+    EXPECT_EQ(m[2].str(), models::named("mlp").derivation_anchor("exercise1", name))
         << "d" << name << ": the table links #" << m[2] << ", the code (verify/sections.cpp) names another function";
     EXPECT_EQ(row[6], ledger_exactness(ledger, "float32", {"AVX2", "AVX512"}, name))
         << "d" << name << ", f32 AVX2/AVX512";
@@ -228,13 +230,48 @@ TEST(Docs, SummaryTableMatchesTheCodeAndTheLedger) {
   EXPECT_EQ(listed, verify::known_rows().at("exercise1")) << "the summary table must list every gradient of Exercise 1";
 }
 
+// The README is a front page (issue 25): short, and every page and anchor it or the docs link exists.
+TEST(Docs, TheReadmeIsAFrontPage) {
+  const std::string readme = read(source("README.md"));
+  ASSERT_FALSE(readme.empty());
+  EXPECT_LE(std::count(readme.begin(), readme.end(), '\n'), 250) << "README.md is over 250 lines: move detail to docs/";
+  for (const char* page : {"docs/verdict.md", "docs/mutation-testing.md", "docs/training.md", "docs/performance.md",
+                           "docs/platforms.md", "docs/api.md", "docs/cli.md", "docs/derivations.md"}) {
+    EXPECT_NE(readme.find(std::string("](") + page), std::string::npos) << "README.md does not link " << page;
+  }
+}
+
+TEST(Docs, EveryRelativeLinkOfTheReadmeAndTheDocsResolves) {
+  std::vector<fs::path> pages = files_under("docs", {".md"});
+  pages.push_back(source("README.md"));
+  const std::regex link(R"(\]\(([^)#\s]*)(#[^)\s]*)?\))");
+  int links = 0;
+  for (const fs::path& page : pages) {
+    const std::string text = read(page);
+    for (std::sregex_iterator it(text.begin(), text.end(), link), end; it != end; ++it) {
+      const std::string target = (*it)[1], anchor = (*it)[2].matched ? std::string((*it)[2]).substr(1) : "";
+      if (target.find("://") != std::string::npos || target.rfind("mailto:", 0) == 0) continue;
+      ++links;
+      const fs::path file = target.empty() ? page : page.parent_path() / target;
+      ASSERT_TRUE(fs::exists(file)) << page << " links " << target << ", which does not exist";
+      if (!anchor.empty() && file.extension() == ".md") {
+        EXPECT_TRUE(anchors_of(read(file)).count(anchor))
+            << page << " links " << target << "#" << anchor << ", which has no such heading or anchor";
+      }
+    }
+  }
+  EXPECT_GT(links, 100) << "the scan found too few links";
+}
+
 class GraphFreshness : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraphFreshness, CheckedInGraphIsWhatBpninjaGraphDrawsToday) {
   BPN_REQUIRE_NAMES(data);
   (void)data;
   const std::string arch = GetParam();
-  const verify::ArchGraph g = verify::arch_graph(arch, testing::names_path());
+  cli::Options options;
+  options.set("--data", testing::names_path());
+  const models::Model::Graph g = models::named(arch).graph(options);
   const verify::AutogradDot dot = verify::autograd_dot(g.make(at::kFloat), g.title);
   const fs::path dot_path = source("docs/graph/" + arch + ".dot"), svg_path = source("docs/graph/" + arch + ".svg");
   EXPECT_EQ(read(dot_path), dot.dot) << dot_path << " is out of date: run scripts/graphs.sh";
@@ -247,7 +284,13 @@ TEST_P(GraphFreshness, CheckedInGraphIsWhatBpninjaGraphDrawsToday) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Docs, GraphFreshness, ::testing::Values("mlp", "wavenet", "gpt"));
+// Every registered model has its picture.
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const models::Model* m : models::all()) names.push_back(m->name());
+  return names;
+}
+INSTANTIATE_TEST_SUITE_P(Docs, GraphFreshness, ::testing::ValuesIn(model_names()));
 
 }  // namespace
 }  // namespace bpn

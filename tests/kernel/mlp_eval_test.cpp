@@ -10,8 +10,8 @@
 
 #include <cmath>
 
+#include "models/mlp/trainer.h"
 #include "support/names.h"
-#include "train/trainer.h"
 #include "util/errors.h"
 #include "verify/verdict.h"
 

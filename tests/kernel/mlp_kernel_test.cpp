@@ -15,11 +15,11 @@
 #include <cstdio>
 #include <map>
 
-#include "model/backward.h"
-#include "model/forward.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/check.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/trainer.h"
 #include "support/names.h"
-#include "train/trainer.h"
-#include "verify/check.h"
 #include "verify/verdict.h"
 
 namespace bpn::kernel {

@@ -15,10 +15,10 @@
 #include "layers/linear.h"
 #include "layers/sequential.h"
 #include "layers/tanh.h"
-#include "models/wavenet.h"
+#include "models/wavenet/check.h"
+#include "models/wavenet/wavenet.h"
 #include "support/names.h"
 #include "verify/graph.h"
-#include "verify/wavenet_check.h"
 
 namespace bpn::layers {
 namespace {
@@ -195,9 +195,9 @@ TEST(WaveNet, CheckPassesTheVerdictInBothDtypes) {
 #include <fstream>
 #include <limits>
 
+#include "models/wavenet/trainer.h"
 #include "support/cli_runner.h"
 #include "train/safetensors.h"
-#include "train/wavenet_trainer.h"
 #include "util/errors.h"
 
 namespace bpn::train {
@@ -333,7 +333,7 @@ TEST(SafeTensors, RoundTripsWithAnAlignedHeaderAndRejectsOverlaps) {
 }  // namespace bpn::train
 
 // ---- The GPT -------------------------------------------------------------------------------------
-#include "verify/gpt_check.h"
+#include "models/gpt/check.h"
 
 namespace bpn::verify {
 namespace {
@@ -399,8 +399,8 @@ TEST(GPT, TheMaskedCrossEntropyIgnoresMinusOneAndAveragesOverCountedPositions) {
 
 #include <cmath>
 
+#include "models/gpt/trainer.h"
 #include "train/adamw.h"
-#include "train/gpt_trainer.h"
 
 namespace bpn::train {
 namespace {

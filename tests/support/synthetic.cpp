@@ -2,7 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "verify/check.h"
+#include "models/mlp/check.h"
 #include "verify/verdict.h"
 
 namespace bpn::testing {

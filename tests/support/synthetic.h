@@ -6,9 +6,9 @@
 #include <map>
 #include <string>
 
-#include "model/backward.h"
-#include "model/forward.h"
-#include "model/params.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/forward.h"
+#include "models/mlp/params.h"
 
 namespace bpn::testing {
 

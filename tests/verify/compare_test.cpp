@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "testing/grad_assert.h"
+#include "verify/grad_assert.h"
 #include "verify/verdict.h"
 
 namespace bpn::verify {

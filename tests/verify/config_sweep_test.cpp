@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <random>
 
+#include "models/gpt/check.h"
+#include "models/mlp/check.h"
+#include "models/wavenet/check.h"
 #include "support/names.h"
-#include "verify/check.h"
-#include "verify/gpt_check.h"
-#include "verify/wavenet_check.h"
 
 namespace bpn::verify {
 namespace {

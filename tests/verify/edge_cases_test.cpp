@@ -3,14 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli.h"
-#include "model/backward.h"
+#include "models/mlp/backward.h"
+#include "models/mlp/check.h"
+#include "models/mlp/gradcheck.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
 #include "support/synthetic.h"
-#include "testing/grad_assert.h"
 #include "util/errors.h"
-#include "verify/check.h"
-#include "verify/gradcheck.h"
+#include "verify/grad_assert.h"
 
 namespace bpn::verify {
 namespace {

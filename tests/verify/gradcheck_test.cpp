@@ -1,4 +1,4 @@
-#include "verify/gradcheck.h"
+#include "models/mlp/gradcheck.h"
 
 #include <gtest/gtest.h>
 

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <string>
 
-#include "train/trainer.h"
-#include "verify/check.h"
+#include "models/mlp/check.h"
+#include "models/mlp/trainer.h"
 
 namespace bpn {
 namespace {

@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/mlp/check.h"
+#include "models/registry.h"
 #include "support/names.h"
 #include "util/errors.h"
-#include "verify/check.h"
 
 namespace bpn::verify {
 namespace {
@@ -93,7 +94,7 @@ TEST(Ledger, MissingFileIsAnEmptyLedger) { EXPECT_TRUE(Ledger::load("/nonexisten
 TEST(Ledger, CheckedInLedgerParsesAndValidates) {
   const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
   EXPECT_FALSE(ledger.entries.empty()) << "tests/golden/exactness.json has no entries";
-  EXPECT_NO_THROW(ledger.validate(known_rows_for, "exactness.json"));
+  EXPECT_NO_THROW(ledger.validate(models::known_rows_for, "exactness.json"));
 }
 
 Ledger valid_ledger() {

@@ -6,24 +6,44 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
+#include "models/mlp/check.h"
+#include "models/registry.h"
 #include "support/names.h"
-#include "train/mutation_run.h"
-#include "verify/check.h"
+#include "verify/mutation_run.h"
 
 namespace bpn::verify {
 namespace {
+
+using models::mutant_catalog;
+
+// The data set at each registered model's block size, loaded once.
+std::map<std::int64_t, data::Dataset> datasets() {
+  std::map<std::int64_t, data::Dataset> data;
+  for (const models::Model* m : models::all()) {
+    if (!data.count(m->block_size()))
+      data.emplace(m->block_size(), data::load_dataset(bpn::testing::names_path(), m->block_size()));
+  }
+  return data;
+}
+
+MutantResult run(const Mutant& m, const std::map<std::int64_t, data::Dataset>& data, const Ledger& ledger) {
+  const models::Model& model = models::named(m.arch);
+  return run_mutant(m, model.mutant_hooks(m, data.at(model.block_size())), ledger);
+}
 
 // One test for the whole catalog (each gtest is its own process under ctest, and loading LibTorch and
 // the data set per mutant cost minutes on CI); every failure names its mutant.
 TEST(MutationCatalog, EveryMutantIsCaughtWhereItCanBeSeen) {
   BPN_REQUIRE_NAMES(d);
   const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
-  const data::Dataset wavenet_data = data::load_dataset(bpn::testing::names_path(), 8);
+  (void)d;
+  const auto data = datasets();
   for (const Mutant& m : mutant_catalog()) {
-    const train::MutantResult r = train::run_mutant(m, *d, wavenet_data, ledger);
+    const MutantResult r = run(m, data, ledger);
     const Expectation e = m.expect();
     SCOPED_TRACE(m.name + " [" + bug_class_name(m.bug) + "] evidence: " + r.evidence);
     // A check that throws is not a catch: the verdict must see the bug (a user would get exit 3)
@@ -106,7 +126,7 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
   EXPECT_EQ(classes.size(), 14u) << "every bug class has at least one mutant";
   std::map<std::string, int> layer_mutants;  // non-equivalent mutants per layer function
   for (const Mutant& m : mutant_catalog())
-    layer_mutants[m.function] += (m.arch == "wavenet" || m.arch == "gpt") && m.equivalent.empty() ? 1 : 0;
+    layer_mutants[m.function] += m.arch != models::all().front()->name() && m.equivalent.empty() ? 1 : 0;
   for (const char* fn : {"embedding_backward", "flatten_consecutive_backward", "linear_backward",
                          "batchnorm1d_backward", "tanh_backward", "sequential_backward", "layernorm_backward",
                          "gelu_backward", "softmax_backward", "attention_scores_backward", "attention_values_backward",
@@ -115,25 +135,27 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
   }
 }
 
-// The unmutated table passes every check the mutants are run through.
+// The unmutated tables pass every check the mutants are run through: for every model, an identity
+// mutant (nothing injected), and one for its kernel if it has kernel mutants.
 TEST(MutationCatalog, TheHandDerivedTableIsCaughtNowhere) {
   BPN_REQUIRE_NAMES(d);
+  (void)d;
   const Ledger ledger = Ledger::load(bpn::testing::bpninja_ledger_path());
-  Mutant identity{"identity", "none", BugClass::kSign, true, "", "", [](model::BackwardTable&) {}, "mlp", {}, {}};
-  const data::Dataset wavenet_data = data::load_dataset(bpn::testing::names_path(), 8);
-  const train::MutantResult r = train::run_mutant(identity, *d, wavenet_data, ledger);
-  EXPECT_FALSE(r.caught_anywhere()) << r.evidence;
-  Mutant layer_identity = identity;
-  layer_identity.arch = "wavenet";
-  layer_identity.inject_layers = [](layers::BackwardTable&) {};
-  EXPECT_FALSE(train::run_mutant(layer_identity, *d, wavenet_data, ledger).caught_anywhere());
-  layer_identity.arch = "gpt";
-  EXPECT_FALSE(train::run_mutant(layer_identity, *d, wavenet_data, ledger).caught_anywhere());
-  Mutant kernel_identity = identity;
-  kernel_identity.arch = "kernel";
-  kernel_identity.inject_kernel = [](kernel::KernelTable&) {};
-  const train::MutantResult k = train::run_mutant(kernel_identity, *d, wavenet_data, ledger);
-  EXPECT_FALSE(k.caught_anywhere()) << k.evidence;
+  const auto data = datasets();
+  int identities = 0;
+  for (const models::Model* model : models::all()) {
+    const auto mutants = model->mutants();
+    const bool has_kernel = std::any_of(mutants.begin(), mutants.end(), [](const Mutant& m) { return m.kernel; });
+    for (const bool kernel : {false, true}) {
+      if (kernel && !has_kernel) continue;
+      Mutant identity{"identity", "none", BugClass::kSign, true, "", "", model->name(), "", kernel, {}};
+      const MutantResult r = run(identity, data, ledger);
+      EXPECT_FALSE(r.caught_anywhere()) << model->name() << (kernel ? " (kernel)" : "") << ": " << r.evidence;
+      EXPECT_TRUE(r.threw.empty()) << r.threw;
+      ++identities;
+    }
+  }
+  EXPECT_GE(identities, static_cast<int>(models::all().size()) + 1);
 }
 
 }  // namespace

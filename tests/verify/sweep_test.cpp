@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "data/dataset.h"
-#include "model/backward.h"
+#include "models/mlp/backward.h"
 #include "support/synthetic.h"
 
 namespace bpn::verify {

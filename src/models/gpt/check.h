@@ -12,9 +12,9 @@
 #include "data/dataset.h"
 #include "layers/backward_table.h"
 #include "models/gpt/gpt.h"
-#include "verify/check.h"
 #include "verify/gradcheck.h"
 #include "verify/graph.h"
+#include "verify/report.h"
 
 namespace bpn::verify {
 

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "cli/cli.h"
-#include "cli/options.h"
-#include "train/checkpoint_file.h"
+#include "models/gpt/model.h"
 #include "models/gpt/trainer.h"
+#include "models/options.h"
+#include "train/checkpoint_file.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "util/interrupt.h"
@@ -23,7 +23,8 @@ namespace bpn::cli {
 int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   // --mutant: looked up before anything is written (an unknown name is bad input)
   const layers::BackwardTable mutated =
-      a.mutant.empty() ? layers::hand_derived() : mutated_layer_table(a.mutant, "gpt");
+      a.mutant.empty() ? layers::hand_derived()
+                       : verify::mutated(models::mutant_named(models::gpt_model(), a.mutant), layers::hand_derived());
   prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();

@@ -11,10 +11,11 @@
 #include <sstream>
 #include <type_traits>
 
-#include "train/checkpoint_file.h"
-#include "verify/check.h"
 #include "models/gpt/check.h"
+#include "train/checkpoint_file.h"
+#include "train/run.h"
 #include "verify/graph.h"
+#include "verify/report.h"
 
 namespace bpn::train {
 
@@ -54,7 +55,7 @@ float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& 
   std::vector<at::Tensor> ps, gs;
   models::Named named;
   for (auto& [name, p] : s.net.parameters()) named.emplace_back(name, *p);
-  const std::string problem = model::gradient_shape_problem(named, grads);
+  const std::string problem = train::gradient_shape_problem(named, grads);
   for (const auto& [name, p] : named) {
     ps.push_back(p);
     gs.push_back(problem.empty() ? by_name.at(name) : at::Tensor());

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "models/gpt/check.h"
 #include "models/gpt/gpt.h"
 #include "train/adamw.h"
-#include "train/trainer.h"
-#include "models/gpt/check.h"
+#include "train/run.h"
 
 namespace bpn::train {
 

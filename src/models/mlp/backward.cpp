@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "layers/tanh.h"  // the one implementation of 1 - h^2 rounded once
 #include "models/mlp/backward_table.h"
 #include "models/mlp/wide.h"
 
@@ -19,38 +20,6 @@ namespace bpn::model {
 namespace {
 
 at::Tensor batch_rows(const at::Tensor& Yb) { return at::arange(Yb.size(0), Yb.options()); }
-
-// 1 - x*x with a single rounding, for each element. std::fma is correctly rounded everywhere; the
-// avx2/fma clone only makes it an instruction (and lets the loop vectorize) instead of a libm call.
-template <typename T>
-void one_minus_square_loop(const T* x, T* out, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i) out[i] = std::fma(-x[i], x[i], T{1});
-}
-template <typename T>
-__attribute__((target("avx2,fma"))) void one_minus_square_loop_fma(const T* x, T* out, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i) out[i] = std::fma(-x[i], x[i], T{1});
-}
-
-// 1 - h*h rounded once: fma(-h, h, 1). ATen's vectorized CPU tanh_backward kernel (AVX2/AVX512
-// builds) and CUDA's compile `1 - y*y` to a fused multiply-add, so the naive two-rounding formula
-// differs from autograd in the last bit. See docs/derivations.md#h_backward.
-at::Tensor one_minus_square(const at::Tensor& h) {
-  if (h.device().is_cpu()) {
-    static const bool has_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const at::Tensor x = h.contiguous();
-    at::Tensor out = at::empty_like(x);
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "one_minus_square", [&] {
-      if (has_fma) {
-        one_minus_square_loop_fma(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.numel());
-      } else {
-        one_minus_square_loop(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.numel());
-      }
-    });
-    return out;
-  }
-  // Other devices: 1 + (-1)*h*h through addcmul, whose kernel contracts to one fma as well.
-  return at::addcmul(at::ones_like(h), h, h, -1.0);
-}
 
 }  // namespace
 
@@ -122,7 +91,7 @@ LinearGrads logits_backward(const at::Tensor& dlogits, const at::Tensor& h, cons
 // Forward: h = tanh(hpreact)
 // Local:   d tanh(x)/dx = 1 - tanh(x)^2 = 1 - h^2 (from the saved output), rounded once (fma)
 // See docs/derivations.md#h_backward
-at::Tensor h_backward(const at::Tensor& dh, const at::Tensor& h) { return dh * one_minus_square(h); }
+at::Tensor h_backward(const at::Tensor& dh, const at::Tensor& h) { return layers::tanh_backward(dh, h); }
 
 // Forward: hpreact = bngain * bnraw + bnbias      ([1,H] * [n,H] + [1,H])
 // Local:   dbngain = bnraw, summed over n; dbnraw = bngain; dbnbias = 1, summed over n
@@ -330,25 +299,6 @@ at::Tensor fork_backward(const at::Tensor& first, const at::Tensor& second) { re
 // Update: p.data += -lr * grad for each parameter (the lecture's loop), as one fused ATen call.
 void sgd_update(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, double lr) {
   at::_foreach_add_(params, grads, -lr);
-}
-
-std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::Tensor>>& params,
-                                   const std::vector<std::pair<std::string, at::Tensor>>& grads) {
-  auto shape = [](const at::Tensor& t) {
-    std::ostringstream os;
-    os << t.sizes();
-    return os.str();
-  };
-  const std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const at::Tensor& p = params[i].second;
-    const auto it = by_name.find(params[i].first);
-    const at::Tensor g = it == by_name.end() ? at::Tensor() : it->second;
-    if (!g.defined()) return "d" + params[i].first + " is missing";
-    if (g.sizes() != p.sizes())
-      return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);
-  }
-  return "";
 }
 
 const BackwardTable& hand_derived() {

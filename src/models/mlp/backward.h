@@ -136,13 +136,6 @@ at::Tensor fork_backward(const at::Tensor& first, const at::Tensor& second);
 // for p, grad in zip(parameters, grads): p.data += -lr * grad      (in place, one _foreach_ call)
 void sgd_update(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, double lr);
 
-// Before an update: "" when every parameter has a gradient (matched by name) of its shape, else a
-// one-line description of the first that does not ("dW2 has shape [27, 64], W2 [64, 27]"). The callers
-// (the MLP's, the WaveNet's and the GPT's steps) then leave the parameters as they are, so the verdict
-// reports the shape instead of LibTorch throwing in the update.
-std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::Tensor>>& params,
-                                   const std::vector<std::pair<std::string, at::Tensor>>& grads);
-
 // ---- Drivers -----------------------------------------------------------------------------------
 // Each driver calls the backward functions through a table (model/backward_table.h); the default
 // is hand_derived(), the functions above.

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "train/checkpoint.h"
+#include "models/mlp/checkpoint.h"
 #include "train/safetensors.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"

@@ -10,9 +10,9 @@
 #include "data/dataset.h"
 #include "layers/backward_table.h"
 #include "models/wavenet/wavenet.h"
-#include "verify/check.h"
 #include "verify/gradcheck.h"
 #include "verify/graph.h"
+#include "verify/report.h"
 
 namespace bpn::verify {
 

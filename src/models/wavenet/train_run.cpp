@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "cli/cli.h"
-#include "cli/options.h"
-#include "train/trainer.h"
+#include "models/options.h"
+#include "models/wavenet/model.h"
 #include "models/wavenet/trainer.h"
+#include "train/run.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
 #include "util/interrupt.h"
@@ -23,7 +23,9 @@ namespace bpn::cli {
 int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream& err) {
   // --mutant: looked up before anything is written (an unknown name is bad input)
   const layers::BackwardTable mutated =
-      a.mutant.empty() ? layers::hand_derived() : mutated_layer_table(a.mutant, "wavenet");
+      a.mutant.empty()
+          ? layers::hand_derived()
+          : verify::mutated(models::mutant_named(models::wavenet_model(), a.mutant), layers::hand_derived());
   prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
   util::keep_freed_memory_for_reuse();

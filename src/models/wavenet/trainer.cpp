@@ -14,12 +14,13 @@
 
 #include "models/mlp/params.h"
 #include "train/checkpoint_file.h"
+#include "train/run.h"
 #include "train/safetensors.h"
 #include "train/sample.h"
 #include "util/atomic_file.h"
 #include "util/errors.h"
-#include "verify/check.h"
 #include "verify/graph.h"
+#include "verify/report.h"
 
 namespace bpn::train {
 
@@ -34,11 +35,11 @@ WaveNetState init_wavenet(const WaveNetTrainConfig& cfg, const data::Dataset& da
 
 namespace {
 // p.data += -lr * p.grad, unless a gradient is missing or not of its parameter's shape (then nothing
-// is updated); returns "" or what is wrong (model::gradient_shape_problem)
+// is updated); returns "" or what is wrong (train::gradient_shape_problem)
 std::string sgd(models::WaveNet& net, const layers::NamedTensors& grads, double lr) {
   layers::NamedTensors params;
   for (auto& [name, p] : net.parameters()) params.emplace_back(name, *p);
-  std::string problem = model::gradient_shape_problem(params, grads);
+  std::string problem = train::gradient_shape_problem(params, grads);
   if (!problem.empty()) return problem;
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
   for (auto& [name, p] : params) p.add_(by_name.at(name), -lr);
@@ -162,11 +163,6 @@ void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, cons
   for (auto& [name, t] : net.parameters()) st.tensors.emplace_back(name, *t);
   for (auto& [name, t] : net.net.buffers()) st.tensors.emplace_back(name, *t);
   write_checkpoint(dir, st);
-}
-
-std::string checkpoint_arch(const std::string& dir) {
-  const std::string arch = safetensors_checkpoint_arch(dir);
-  return arch.empty() ? "mlp" : arch;
 }
 
 WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {

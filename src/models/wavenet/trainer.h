@@ -14,7 +14,7 @@
 #include "models/mlp/params.h"
 #include "models/wavenet/wavenet.h"
 #include "train/checkpoint_file.h"
-#include "train/trainer.h"
+#include "train/run.h"
 
 namespace bpn::train {
 
@@ -84,9 +84,6 @@ void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, cons
                              const data::Dataset& data);
 // Validates the format, the model's names and shapes against the config; throws bpn::InputError.
 WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir);
-// The architecture a checkpoint folder holds: checkpoint.safetensors' metadata "arch" ("wavenet", "gpt"), or
-// "mlp" when there is none (checkpoint.bpn).
-std::string checkpoint_arch(const std::string& dir);
 
 // Names from a WaveNet checkpoint, sampled as the MLP's (eval mode: the running statistics).
 std::vector<std::string> sample_wavenet(WaveNetCheckpoint& c, std::int64_t count, std::uint64_t seed,

@@ -1,0 +1,12 @@
+// This model's part of the mutation catalog (verify/mutants.h); models::mutant_catalog() gathers every part.
+#pragma once
+
+#include <vector>
+
+#include "verify/mutants.h"
+
+namespace bpn::models {
+
+std::vector<verify::Mutant> mlp_mutants();
+
+}  // namespace bpn::models
