@@ -24,7 +24,7 @@ struct Vocab {
   std::string decode(std::int64_t ix) const;  // one character, UTF-8 encoded
 };
 
-// Reads a word list, one word per line. Rules (README "Data files"):
+// Reads a word list, one word per line. Rules (docs/cli.md "Word lists"):
 //   - lines end in "\n"; a "\r" before it is dropped (CRLF files);
 //   - a line that is empty or only spaces is skipped;
 //   - the text must be UTF-8; every other code point is a character of the vocabulary as it is

@@ -57,7 +57,7 @@ void tanh_forward(const at::Tensor& x, at::Tensor& y) {
 // With AVX-512, the products whose B is row-major and at most 32 columns wide (one panel of
 // small_gemm's) go to small_gemm (kernel/small_gemm.h), and so do A @ B^T with at most 32 rows (formed
 // as (B @ A^T)^T, one panel again); the rest to blas_gemm. That is where each measured faster
-// (`bench_step --benchmark_filter=BM_Product`, README, Speed): h @ W2 and h^T @ dlogits, 27 wide, 3.4
+// (`bench_step --benchmark_filter=BM_Product`, docs/performance.md): h @ W2 and h^T @ dlogits, 27 wide, 3.4
 // and 4.0 us against OpenBLAS's 5.9 and 5.4; dlogits @ W2^T and dhprebn @ W1^T 4.3 and 3.9 against 6.2
 // and 4.5; the 200-wide ones with B row-major 4.2 and 4.0 against 3.8 and 2.9.
 void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,

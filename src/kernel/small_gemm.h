@@ -3,8 +3,8 @@
 // (op(A) @ B and A^T @ B). OpenBLAS 0.3.21 runs the kernel's products with a side of 27 poorly on this
 // machine; small_gemm runs the two that are 27 columns wide (h @ W2, h^T @ dlogits) in 3.4 and 4.0 us
 // against 5.9 and 5.4, and the two dout @ W^T through small_gemm_b_transposed (two register transposes
-// around it) in 4.3 and 3.9 against 6.2 and 4.5 (`bench_step --benchmark_filter=BM_Product`, README,
-// Speed), so the kernel takes those four from here. On the 200-wide ones with B row-major OpenBLAS is
+// around it) in 4.3 and 3.9 against 6.2 and 4.5 (`bench_step --benchmark_filter=BM_Product`,
+// docs/performance.md), so the kernel takes those four from here. On the 200-wide ones with B row-major OpenBLAS is
 // faster.
 // This core's measured peak is 174 GFLOP/s.
 //

@@ -127,29 +127,6 @@ void prepare_outputs(const std::string& out_dir, const std::string& file, const 
   if (!json.empty()) util::check_writable(json, "--json");
 }
 
-namespace {
-// A path as the shell reads it back: as is when it has only safe characters, else in single quotes.
-std::string shell_word(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+:,@") ==
-                        std::string::npos) {
-    return s;
-  }
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-}  // namespace
-
-std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
-                             const std::string& out_dir, const std::string& data) {
-  const std::string head =
-      "interrupted by " + signal_name + " after step " + std::to_string(step) + " of " + std::to_string(steps);
-  if (out_dir.empty()) return head + "; nothing was saved (no --out): rerun with --out DIR to make a run resumable\n";
-  return head + "; checkpoint written to " + out_dir + "; continue with: bpninja train --data " + shell_word(data) +
-         " --resume " + shell_word(out_dir) + " --out " + shell_word(out_dir) + " --steps " + std::to_string(steps) +
-         "\n";
-}
-
 void write_loss_files(const std::string& out_dir, const std::vector<float>& losses, std::int64_t chunk,
                       std::ostream& err) {
   if (out_dir.empty()) return;

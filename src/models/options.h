@@ -48,11 +48,6 @@ void require_a_verified_step(std::int64_t verify_every, std::int64_t first_step,
 // --json FILE (if given): checks that it can be written; before any work starts. Throws bpn::InputError.
 void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json);
 
-// The one line a training run prints when SIGINT or SIGTERM stopped it after `step` of `steps`: where
-// the checkpoint is and the exact command that continues the run (or that nothing was saved).
-std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
-                             const std::string& out_dir, const std::string& data);
-
 // With --out DIR (if given): DIR/loss.csv, log10 of the loss averaged per `chunk` steps as the notebook
 // plots it, and DIR/loss.png drawn from it by gnuplot; a plot that cannot be made is a warning on err.
 void write_loss_files(const std::string& out_dir, const std::vector<float>& losses, std::int64_t chunk,

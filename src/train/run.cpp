@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "util/interrupt.h"
 #include "verify/verdict.h"
 
 namespace bpn::train {
@@ -97,6 +98,60 @@ std::string gradient_shape_problem(const std::vector<std::pair<std::string, at::
       return "d" + params[i].first + " has shape " + shape(g) + ", " + params[i].first + " " + shape(p);
   }
   return "";
+}
+
+void VerifyTally::record(std::int64_t step, const StepCheck& check) {
+  if (check.worst_ratio > worst_ratio_ || verified_ == 0) {
+    worst_ratio_ = check.worst_ratio;
+    worst_row_ = check.worst_row;
+  }
+  ++verified_;
+  if (!check.pass) {
+    throw TrainingFailure("--verify-every: at step " + std::to_string(step) + " " + what_ + ": " + check.detail);
+  }
+}
+
+std::optional<int> run_step_loop(const StepLoop& loop, RunGuard& guard, std::ostream& out) {
+  // Installed before the first checkpoint, so that a signal that arrives once a checkpoint exists is
+  // always handled.
+  util::StopOnSignal stop;
+  if (loop.fresh) loop.save();  // a good checkpoint exists before the first step
+  std::int64_t step = loop.first;
+  for (; step < loop.steps && !stop.requested(); ++step) {
+    const bool verify_now = loop.verify_every > 0 && step % loop.verify_every == 0;
+    const float loss = loop.step(step, verify_now);
+    guard.check_loss(loss, step, loop.lr_at(step));
+    if ((step + 1) % loop.checkpoint_every == 0 && step + 1 < loop.steps) loop.save();  // for --resume
+    if (loop.after) loop.after(step, loss);
+  }
+  if (!stop.requested()) return std::nullopt;
+  loop.save();
+  out << loop.before_interrupt << interrupted_line(stop.signal_name(), step, loop.steps, loop.out_dir, loop.data)
+      << std::flush;
+  return stop.exit_status();
+}
+
+namespace {
+// A path as the shell reads it back: as is when it has only safe characters, else in single quotes.
+std::string shell_word(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+:,@") ==
+                        std::string::npos) {
+    return s;
+  }
+  std::string q = "'";
+  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
+                             const std::string& out_dir, const std::string& data) {
+  const std::string head =
+      "interrupted by " + signal_name + " after step " + std::to_string(step) + " of " + std::to_string(steps);
+  if (out_dir.empty()) return head + "; nothing was saved (no --out): rerun with --out DIR to make a run resumable\n";
+  return head + "; checkpoint written to " + out_dir + "; continue with: bpninja train --data " + shell_word(data) +
+         " --resume " + shell_word(out_dir) + " --out " + shell_word(out_dir) + " --steps " + std::to_string(steps) +
+         "\n";
 }
 
 }  // namespace bpn::train

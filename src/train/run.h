@@ -6,6 +6,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -86,5 +89,47 @@ class RunGuard {
   bool have_lr_ = false;  // set by the first check_loss
   double last_lr_ = 0.0;
 };
+
+// --verify-every's tally over a run: how many steps were verified, the worst error/bound and where.
+class VerifyTally {
+ public:
+  // what: what a failure says is wrong, "the step is not what autograd computes"
+  explicit VerifyTally(std::string what) : what_(std::move(what)) {}
+  // Counts the verified step; throws TrainingFailure "--verify-every: at step N <what>: <rows>" when it fails.
+  void record(std::int64_t step, const StepCheck& check);
+  std::int64_t verified() const { return verified_; }
+  double worst_ratio() const { return worst_ratio_; }
+  const std::string& worst_row() const { return worst_row_; }
+
+ private:
+  std::string what_;
+  std::int64_t verified_ = 0;
+  double worst_ratio_ = 0.0;
+  std::string worst_row_;
+};
+
+// The loop every training run shares: steps `first` .. `steps`-1, each run by step(k, verify_now),
+// which returns its loss (verify_now every `verify_every` steps); the loss checked by the guard
+// (lr_at(k)); a checkpoint before the first step of a fresh run and every `checkpoint_every` steps
+// (before the last: the run saves its final state itself); after(k, loss) after each step (progress).
+// Ctrl-C / SIGTERM, handled from before the first checkpoint on: the step finishes, the run saves and
+// prints `before_interrupt` and the one line that says how to resume; the exit status is returned.
+// nullopt when every step ran.
+struct StepLoop {
+  std::int64_t first = 0, steps = 0, verify_every = 0, checkpoint_every = 1;
+  bool fresh = true;             // not resumed: save before the first step
+  std::string out_dir, data;     // --out and --data, for the line that says how to resume
+  std::string before_interrupt;  // e.g. the newline that ends a progress bar
+  std::function<float(std::int64_t step, bool verify_now)> step;
+  std::function<double(std::int64_t step)> lr_at;
+  std::function<void()> save;
+  std::function<void(std::int64_t step, float loss)> after;
+};
+std::optional<int> run_step_loop(const StepLoop& loop, RunGuard& guard, std::ostream& out);
+
+// The one line a training run prints when SIGINT or SIGTERM stopped it after `step` of `steps`: where
+// the checkpoint is and the exact command that continues the run (or that nothing was saved).
+std::string interrupted_line(const std::string& signal_name, std::int64_t step, std::int64_t steps,
+                             const std::string& out_dir, const std::string& data);
 
 }  // namespace bpn::train

@@ -1,5 +1,5 @@
 // The verdict rule: one rule for every comparison the harness makes (check, the gtest helpers, the
-// sweeps, train --verify-every, the mutation catalog). See README "The verdict rule" and
+// sweeps, train --verify-every, the mutation catalog). See docs/verdict.md "The verdict rule" and
 // docs/derivations.md#the-verdict-rule for why each constant is what it is.
 //
 // A row passes when

@@ -1,4 +1,4 @@
-// Word lists users point the tool at: each case is handled as the README documents, or rejected
+// Word lists users point the tool at: each case is handled as docs/cli.md ("Word lists") documents, or rejected
 // with a one-line error naming the file (and the line) and exit status 2.
 #include <gtest/gtest.h>
 #include <sys/resource.h>

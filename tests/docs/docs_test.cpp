@@ -219,7 +219,8 @@ TEST(Docs, SummaryTableMatchesTheCodeAndTheLedger) {
     std::smatch m;
     ASSERT_TRUE(std::regex_search(row[1], m, function_link)) << name << ": the function cell is not a link: " << row[1];
     EXPECT_EQ(m[2].str(), models::named("mlp").derivation_anchor("exercise1", name))
-        << "d" << name << ": the table links #" << m[2] << ", the code (verify/sections.cpp) names another function";
+        << "d" << name << ": the table links #" << m[2]
+        << ", the code (src/models/mlp/model.cpp, mlp_anchor) names another function";
     EXPECT_EQ(row[6], ledger_exactness(ledger, "float32", {"AVX2", "AVX512"}, name))
         << "d" << name << ", f32 AVX2/AVX512";
     EXPECT_EQ(row[7], ledger_exactness(ledger, "float32", {"NO AVX"}, name)) << "d" << name << ", f32 NO AVX";

@@ -1,6 +1,6 @@
 // Property-based sweeps (RapidCheck): random shapes, vocabularies and seeds. In every case every
 // hand-derived gradient must pass the verdict rule (verify/verdict.h). A failure prints the configuration; replay it
-// with the RC_PARAMS="reproduce=..." line RapidCheck prints (see README, "Sweeps").
+// with the RC_PARAMS="reproduce=..." line RapidCheck prints (see docs/verdict.md, "Sweeps").
 //
 // Sizes: batch 2..256, block_size 1..8, n_embd 1..16, n_hidden 1..128; vocabularies from random
 // word lists over random alphabets (ASCII and non-ASCII code points). Cases per property: RapidCheck's

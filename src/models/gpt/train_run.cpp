@@ -64,49 +64,36 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   train::RunGuard guard(a.out, a.resume, a.resume.empty() ? -1 : s.step);
   auto save = [&] { guard.save(s.step, s.net.parameters(), [&] { train::save_gpt_checkpoint(a.out, s, cfg, data); }); };
   require_a_verified_step(a.verify_every, s.step, a.steps);
-  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
-  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
-  util::StopOnSignal stop;
-  if (a.resume.empty()) save();  // a good checkpoint exists before the first step
   const std::int64_t first_step = s.step;
   std::unique_ptr<train::GPTTwin> twin = a.twin ? train::make_gpt_twin(cfg, data) : nullptr;
   out << "GPT: " << s.net.numel() << " parameters, " << cfg.model.n_layer << " layers, " << cfg.model.n_head
       << " heads, " << cfg.model.n_embd << " channels; AdamW by hand (lr " << cfg.adamw.lr
       << ", betas (0.9, 0.99), eps 1e-8, weight decay 0.01)\n";
   const auto start = std::chrono::steady_clock::now();
-  std::int64_t verified = 0;
-  double worst = 0.0;
-  while (s.step < a.steps && !stop.requested()) {
-    const std::int64_t step = s.step;
+  train::VerifyTally tally("the applied gradients or the update are not what autograd and torch::optim::AdamW compute");
+  train::StepLoop loop;
+  loop.first = first_step;
+  loop.steps = a.steps;
+  loop.verify_every = a.verify_every;
+  loop.checkpoint_every = a.checkpoint_every;
+  loop.fresh = a.resume.empty();
+  loop.out_dir = a.out;
+  loop.data = a.data;
+  loop.step = [&](std::int64_t step, bool verify_now) {
     train::GPTInspect inspect;
-    if (a.verify_every > 0 && step % a.verify_every == 0) {
-      inspect = [&](const train::GPTStep& done) {
-        const train::StepCheck c = train::check_gpt_step(done);
-        ++verified;
-        worst = std::max(worst, c.worst_ratio);
-        if (!c.pass) {
-          throw train::TrainingFailure(
-              "--verify-every: at step " + std::to_string(step) +
-              " the applied gradients or the update are not what autograd and torch::optim::AdamW "
-              "compute: " +
-              c.detail);
-        }
-      };
-    }
-    const float loss = train::gpt_manual_step(s, cfg, inspect);
-    guard.check_loss(loss, step, cfg.adamw.lr);
-    if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
+    if (verify_now) inspect = [&](const train::GPTStep& done) { tally.record(step, train::check_gpt_step(done)); };
+    return train::gpt_manual_step(s, cfg, inspect);
+  };
+  loop.lr_at = [&](std::int64_t) { return cfg.adamw.lr; };
+  loop.save = save;
+  loop.after = [&](std::int64_t step, float loss) {
     if (step % 500 == 0) {
       char line[96];
       std::snprintf(line, sizeof line, "step %6lld | loss %.4f\n", static_cast<long long>(step), loss);
       out << line << std::flush;
     }
-  }
-  if (stop.requested()) {
-    save();
-    out << interrupted_line(stop.signal_name(), s.step, a.steps, a.out, a.data) << std::flush;
-    return stop.exit_status();
-  }
+  };
+  if (const std::optional<int> interrupted = train::run_step_loop(loop, guard, out)) return *interrupted;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   save();
   const double val = train::gpt_split_loss(s.net, s.val);
@@ -122,13 +109,13 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
                       {"parameters", s.net.numel()},
                       {"config", cfg.model.to_json()},
                       {"resumed_from", first_step}};
-  if (verified > 0) {
+  if (tally.verified() > 0) {
     std::snprintf(line, sizeof line,
                   "verified %lld steps (applied gradients against autograd, AdamW update against torch::optim::AdamW): "
                   "worst error/bound %.3f\n",
-                  static_cast<long long>(verified), worst);
+                  static_cast<long long>(tally.verified()), tally.worst_ratio());
     out << line;
-    j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst}};
+    j["verify"] = {{"steps_checked", tally.verified()}, {"worst_error_over_bound", tally.worst_ratio()}};
   }
   if (twin) {
     const auto t0 = std::chrono::steady_clock::now();

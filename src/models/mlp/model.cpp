@@ -1,5 +1,5 @@
 // The lecture's MLP (Exercises 1-4) on the model interface (models/model.h). Its extra report is the
-// notebook's: the chunked graph, the fused closed forms, the lecture's tables (verify/check.h), and
+// notebook's: the chunked graph, the fused closed forms, the lecture's tables (models/mlp/check.h), and
 // `check --gradcheck`.
 #include "models/mlp/model.h"
 

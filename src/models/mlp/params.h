@@ -38,7 +38,7 @@ struct Initialised {
 
 // g = Generator(seed): C, W1*(5/3)/sqrt(fan_in), b1, W2*0.1, b2*0.1.
 // g2 = Generator(seed + 1): bngain = randn*0.1 + 1, bnbias = randn*0.1. (The notebook drew these
-// from torch's unseeded global generator; see README "Seeding".)
+// from torch's unseeded global generator; see docs/verdict.md "Seeding deviation".)
 // Draws are in float32 on the CPU, then converted to config.dtype and moved to config.device.
 Initialised init_params(const ModelConfig& config);
 

@@ -161,47 +161,32 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
                [&] { train::save_checkpoint(a.out, make_checkpoint(state, cfg, data, bn)); });
   };
   require_a_verified_step(a.verify_every, state.step, a.steps);
-  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
-  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
-  util::StopOnSignal stop;
-  if (a.resume.empty()) save({});  // a good checkpoint exists before the first step
-
   const bool tty = &out == &std::cout && ::isatty(STDOUT_FILENO);
   const std::int64_t first_step = state.step;
   Progress progress(out, tty, first_step, a.steps);
-  double verify_worst_ratio = 0.0;
-  std::string verify_worst_row;
-  std::int64_t verified = 0;
-  while (state.step < a.steps && !stop.requested()) {
-    const std::int64_t step = state.step;
-    const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
+  train::VerifyTally tally("the step is not what autograd computes");
+  train::StepLoop loop;
+  loop.first = first_step;
+  loop.steps = a.steps;
+  loop.verify_every = a.verify_every;
+  loop.checkpoint_every = a.checkpoint_every;
+  loop.fresh = a.resume.empty();
+  loop.out_dir = a.out;
+  loop.data = a.data;
+  loop.before_interrupt = tty ? "\n" : "";
+  loop.step = [&](std::int64_t step, bool verify_now) {
     verify::StepRecord record;
     const float loss =
         step_kernel
             ? train::kernel_step(state, cfg, data.train, *step_kernel, verify_now ? &record : nullptr)
             : train::manual_step(state, cfg, data.train, {}, model::hand_derived(), verify_now ? &record : nullptr);
-    if (verify_now) {
-      const train::StepCheck check = train::check_step(record);
-      if (check.worst_ratio > verify_worst_ratio || verified == 0) {
-        verify_worst_ratio = check.worst_ratio;
-        verify_worst_row = check.worst_row;
-      }
-      ++verified;
-      if (!check.pass) {
-        throw train::TrainingFailure("--verify-every: at step " + std::to_string(step) +
-                                     " the step is not what autograd computes: " + check.detail);
-      }
-    }
-    guard.check_loss(loss, step, cfg.lr_at(step));
-    if (state.step % a.checkpoint_every == 0 && state.step < a.steps) save({});  // for --resume
-    progress.update(state.step, state.losses);
-  }
-  if (stop.requested()) {
-    save({});
-    if (tty) out << "\n";
-    out << interrupted_line(stop.signal_name(), state.step, a.steps, a.out, a.data) << std::flush;
-    return stop.exit_status();
-  }
+    if (verify_now) tally.record(step, train::check_step(record));
+    return loss;
+  };
+  loop.lr_at = [&](std::int64_t step) { return cfg.lr_at(step); };
+  loop.save = [&] { save({}); };
+  loop.after = [&](std::int64_t, float) { progress.update(state.step, state.losses); };
+  if (const std::optional<int> interrupted = train::run_step_loop(loop, guard, out)) return *interrupted;
   const double seconds = progress.seconds();
 
   // The kernel path evaluates on raw memory too (kernel/mlp_eval.h); --path ops with tensor ops.
@@ -223,11 +208,12 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
                 seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0,
                 a.out.empty() ? "" : (", checkpoint and loss curve in " + a.out).c_str());
   out << line;
-  if (verified > 0) {
+  if (tally.verified() > 0) {
     char ratio[32];
-    std::snprintf(ratio, sizeof ratio, "%.3f", verify_worst_ratio);
-    out << "verified " << verified << " steps (forward loops, applied gradients, update) against autograd: worst "
-        << "error/bound " << ratio << " (" << verify_worst_row << ")\n";
+    std::snprintf(ratio, sizeof ratio, "%.3f", tally.worst_ratio());
+    out << "verified " << tally.verified()
+        << " steps (forward loops, applied gradients, update) against autograd: worst "
+        << "error/bound " << ratio << " (" << tally.worst_row() << ")\n";
   }
   if (!a.json.empty()) {
     nlohmann::json j = {{"train_loss", train_loss},
@@ -237,9 +223,10 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
                         {"seconds", seconds},
                         {"config", cfg.to_json()},
                         {"path", step_kernel ? "kernel" : "ops"}};
-    if (verified > 0) {
-      j["verify"] = {
-          {"steps_checked", verified}, {"worst_error_over_bound", verify_worst_ratio}, {"worst_row", verify_worst_row}};
+    if (tally.verified() > 0) {
+      j["verify"] = {{"steps_checked", tally.verified()},
+                     {"worst_error_over_bound", tally.worst_ratio()},
+                     {"worst_row", tally.worst_row()}};
     }
     util::write_file_atomically(a.json, j.dump(2) + "\n");
   }

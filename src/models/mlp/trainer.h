@@ -94,7 +94,7 @@ BatchNormStats calibrate_batchnorm(const model::Params& params, const data::Spli
 double split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
 
 // The same two on raw memory (kernel/mlp_eval.h), float32 parameters only: what `train` reports on its
-// default (kernel) path, ~4x faster (README, Speed). The tensor-op versions above are their reference.
+// default (kernel) path, ~4x faster (docs/performance.md). The tensor-op versions above are their reference.
 BatchNormStats kernel_calibrate_batchnorm(const model::Params& params, const data::Split& split);
 double kernel_split_loss(const model::Params& params, const BatchNormStats& stats, const data::Split& split);
 

@@ -65,49 +65,35 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     guard.save(s.step, s.net.parameters(), [&] { train::save_wavenet_checkpoint(a.out, s, cfg, data); });
   };
   require_a_verified_step(a.verify_every, s.step, a.steps);
-  // Ctrl-C / SIGTERM from here on: finish the step, checkpoint, say how to resume. Installed before the
-  // first checkpoint, so that a signal that arrives once a checkpoint exists is always handled.
-  util::StopOnSignal stop;
-  if (a.resume.empty()) save();
   const auto start = std::chrono::steady_clock::now();
   const std::int64_t first_step = s.step;
-  std::int64_t verified = 0;
-  double worst_ratio = 0.0;
-  std::string worst_row;
-  while (s.step < a.steps && !stop.requested()) {
-    const std::int64_t step = s.step;
-    const bool verify_now = a.verify_every > 0 && step % a.verify_every == 0;
+  train::VerifyTally tally("the applied gradients or the update are not what autograd and the optimizer compute");
+  train::StepLoop loop;
+  loop.first = first_step;
+  loop.steps = a.steps;
+  loop.verify_every = a.verify_every;
+  loop.checkpoint_every = a.checkpoint_every;
+  loop.fresh = a.resume.empty();
+  loop.out_dir = a.out;
+  loop.data = a.data;
+  loop.step = [&](std::int64_t step, bool verify_now) {
     train::WaveNetInspect inspect;
     if (verify_now) {
-      inspect = [&](const train::WaveNetStep& done) {
-        const train::StepCheck c = train::check_wavenet_step(done);
-        ++verified;
-        if (c.worst_ratio > worst_ratio) {
-          worst_ratio = c.worst_ratio;
-          worst_row = c.worst_row;
-        }
-        if (!c.pass) {
-          throw train::TrainingFailure(
-              "--verify-every: at step " + std::to_string(step) +
-              " the applied gradients or the update are not what autograd and the optimizer compute: " + c.detail);
-        }
-      };
+      inspect = [&](const train::WaveNetStep& done) { tally.record(step, train::check_wavenet_step(done)); };
     }
-    const float loss = train::wavenet_manual_step(s, cfg, data.train, inspect);
-    guard.check_loss(loss, step, cfg.lr_at(step));
-    if (s.step % a.checkpoint_every == 0 && s.step < a.steps) save();  // for --resume
+    return train::wavenet_manual_step(s, cfg, data.train, inspect);
+  };
+  loop.lr_at = [&](std::int64_t step) { return cfg.lr_at(step); };
+  loop.save = save;
+  loop.after = [&](std::int64_t step, float loss) {
     if (step % 10000 == 0) {  // the lecture's print: f'{i:7d}/{max_steps:7d}: {loss.item():.4f}'
       char line[64];
       std::snprintf(line, sizeof line, "%7lld/%7lld: %.4f\n", static_cast<long long>(step),
                     static_cast<long long>(a.steps), loss);
       out << line << std::flush;
     }
-  }
-  if (stop.requested()) {
-    save();
-    out << interrupted_line(stop.signal_name(), s.step, a.steps, a.out, a.data) << std::flush;
-    return stop.exit_status();
-  }
+  };
+  if (const std::optional<int> interrupted = train::run_step_loop(loop, guard, out)) return *interrupted;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   save();
   const double train_loss = train::wavenet_split_loss(s.net, data.train);
@@ -120,11 +106,11 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
                 static_cast<long long>(a.steps - first_step), seconds,
                 seconds > 0 ? static_cast<double>(a.steps - first_step) / seconds : 0.0);
   out << line;
-  if (verified > 0) {
+  if (tally.verified() > 0) {
     std::snprintf(
         line, sizeof line,
         "verified %lld steps (applied gradients and SGD update) against autograd: worst error/bound %.3f (%s)\n",
-        static_cast<long long>(verified), worst_ratio, worst_row.c_str());
+        static_cast<long long>(tally.verified()), tally.worst_ratio(), tally.worst_row().c_str());
     out << line;
   }
   write_loss_files(a.out, s.losses, 1000, err);
@@ -132,7 +118,9 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     nlohmann::json j = {
         {"arch", "wavenet"},  {"train_loss", train_loss},    {"val_loss", val_loss},         {"steps", a.steps},
         {"seconds", seconds}, {"parameters", s.net.numel()}, {"config", cfg.model.to_json()}};
-    if (verified > 0) j["verify"] = {{"steps_checked", verified}, {"worst_error_over_bound", worst_ratio}};
+    if (tally.verified() > 0) {
+      j["verify"] = {{"steps_checked", tally.verified()}, {"worst_error_over_bound", tally.worst_ratio()}};
+    }
     util::write_file_atomically(a.json, j.dump(2) + "\n");
   }
   return kExitOk;
