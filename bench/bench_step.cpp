@@ -5,6 +5,9 @@
 //   BM_ProductBlas/N, BM_ProductSmallGemm/N  the kernel's six products through OpenBLAS and small_gemm
 //   BM_GPTStepManual / BM_GPTStepAutograd  makemore's Transformer: manual backward + AdamW by hand vs
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
+//   BM_RNNStepManual / BM_RNNStepAutograd, BM_GRUStepManual / BM_GRUStepAutograd  makemore's RNN and GRU:
+//                    backpropagation through time + AdamW by hand vs loss.backward() + torch::optim::AdamW
+//                    (makemore's defaults: n_embd 64, n_embd2 64, batch 32, 16 positions)
 //   BM_WaveNetStepManual / BM_WaveNetStepAutograd  the same pair for the WaveNet of makemore part 5
 //                    (the lecture's config: batch 32, n_hidden 128, block 8)
 // Each pair draws its batches from g like the trainer. Report the ratio of their times.
@@ -26,6 +29,7 @@
 #include "kernel/small_gemm.h"
 #include "models/gpt/trainer.h"
 #include "models/mlp/trainer.h"
+#include "models/rnn/trainer.h"
 #include "models/wavenet/trainer.h"
 #include "util/malloc_tuning.h"
 #include "util/threads.h"
@@ -115,6 +119,29 @@ void BM_GPTStepAutograd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+template <bpn::models::Cell cell>
+void BM_RecurrentStepManual(benchmark::State& st) {
+  bpn::train::RecurrentTrainConfig cfg;  // makemore's defaults
+  cfg.model.cell = cell;
+  auto state = bpn::train::init_recurrent(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::recurrent_manual_step(state, cfg));
+  st.SetItemsProcessed(st.iterations());
+}
+
+template <bpn::models::Cell cell>
+void BM_RecurrentStepAutograd(benchmark::State& st) {
+  bpn::train::RecurrentTrainConfig cfg;
+  cfg.model.cell = cell;
+  auto twin = bpn::train::make_recurrent_twin(cfg, dataset());
+  for (auto _ : st) benchmark::DoNotOptimize(bpn::train::recurrent_twin_step(*twin, cfg));
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_RNNStepManual(benchmark::State& st) { BM_RecurrentStepManual<bpn::models::Cell::kRnn>(st); }
+void BM_RNNStepAutograd(benchmark::State& st) { BM_RecurrentStepAutograd<bpn::models::Cell::kRnn>(st); }
+void BM_GRUStepManual(benchmark::State& st) { BM_RecurrentStepManual<bpn::models::Cell::kGru>(st); }
+void BM_GRUStepAutograd(benchmark::State& st) { BM_RecurrentStepAutograd<bpn::models::Cell::kGru>(st); }
+
 // The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes), each
 // through OpenBLAS (blas_gemm) and, with AVX-512, through small_gemm (A @ B^T through
 // small_gemm_b_transposed, as the kernel forms it):
@@ -175,6 +202,10 @@ BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTStepAutograd)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RNNStepManual)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RNNStepAutograd)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GRUStepManual)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GRUStepAutograd)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
 #include "layers/linear.h"
+#include "layers/recurrent.h"
 #include "layers/sequential.h"
 #include "layers/tanh.h"
 
@@ -25,7 +26,15 @@ const BackwardTable& hand_derived() {
                                    attention_values_backward,
                                    residual_backward,
                                    position_embedding_backward,
-                                   masked_cross_entropy_backward};
+                                   masked_cross_entropy_backward,
+                                   concat_backward,
+                                   sigmoid_backward,
+                                   product_backward,
+                                   blend_backward,
+                                   start_state_backward,
+                                   rnn_cell_backward,
+                                   gru_cell_backward,
+                                   bptt_backward};
   return table;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "layers/recurrent.h"
 #include "layers/transformer.h"
 
 namespace bpn::layers {
@@ -58,6 +59,19 @@ struct BackwardTable {
   std::function<ResidualGrads(CT dout)> residual_backward;
   std::function<T(CT dx)> position_embedding_backward;
   std::function<T(CT logits, CT targets)> masked_cross_entropy_backward;
+  // ---- The recurrent cells and backpropagation through time (layers/recurrent.h) ----
+  std::function<ConcatGrads(CT dout, std::int64_t width_a)> concat_backward;
+  std::function<T(CT dout, CT out)> sigmoid_backward;
+  std::function<ProductGrads(CT dout, CT a, CT b)> product_backward;
+  std::function<BlendGrads(CT dout, CT z, CT prev, CT cand)> blend_backward;
+  std::function<T(CT dh0)> start_state_backward;
+  // One step of a cell, through this table's pieces (the table is passed so that a copy with one
+  // piece replaced reaches the cells)
+  using CellBackwardFn =
+      std::function<CellGrads(const BackwardTable& t, CT dh, const CellSaved& s, const std::vector<at::Tensor>& p)>;
+  CellBackwardFn rnn_cell_backward;
+  CellBackwardFn gru_cell_backward;
+  std::function<BpttGrads(CT dhead, const CellBackward& cell)> bptt_backward;
 };
 
 // The hand-derived functions of this folder.

@@ -3,6 +3,7 @@
 
 #include "models/gpt/model.h"
 #include "models/mlp/model.h"
+#include "models/rnn/model.h"
 #include "models/wavenet/model.h"
 #include "train/checkpoint_file.h"
 #include "util/errors.h"
@@ -11,9 +12,7 @@ namespace bpn::models {
 
 const std::vector<const Model*>& all() {
   static const std::vector<const Model*> models = {
-      &mlp_model(),
-      &wavenet_model(),
-      &gpt_model(),
+      &mlp_model(), &wavenet_model(), &gpt_model(), &rnn_model(), &gru_model(),
   };
   return models;
 }

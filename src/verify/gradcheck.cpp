@@ -1,5 +1,7 @@
 #include "verify/gradcheck.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -79,6 +81,36 @@ std::string format_gradcheck(const GradcheckReport& r) {
   }
   os << "\n" << (r.pass ? "PASS" : "FAIL") << ": every gradient within tolerance of the numeric one\n";
   return os.str();
+}
+
+GradcheckReport parameter_gradcheck(const std::string& graph, const GraphFactory& make, at::ScalarType dtype) {
+  GradcheckReport report;
+  report.env = current_environment(dtype, at::kCPU);
+  report.tolerance = gradcheck_tolerance(dtype);
+  std::map<std::string, at::Tensor> autograd;
+  std::vector<std::pair<std::string, at::Tensor>> manual;
+  {
+    at::AutoGradMode grad_on(true);
+    GraphRun run = make(dtype);
+    run.loss.backward();
+    for (auto& [name, t] : run.parameters) autograd[name] = t.grad();
+    at::NoGradGuard no_grad;
+    manual = run.manual_backward();
+  }
+  at::NoGradGuard no_grad;
+  GraphRun run64 = make(at::kDouble);
+  std::map<std::string, at::Tensor> params;
+  for (auto& [name, t] : run64.parameters) params[name] = t;
+  for (const auto& [name, dmanual] : manual) {
+    const auto it = params.find(name);
+    if (it == params.end()) continue;
+    const at::Tensor numeric =
+        central_difference([&] { return run64.forward().item<double>(); }, it->second, report.tolerance.eps);
+    report.rows.push_back(compare_three(graph, name, dmanual, autograd.at(name), numeric, report.tolerance));
+  }
+  report.pass = !report.rows.empty();
+  for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;
+  return report;
 }
 
 }  // namespace bpn::verify

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "verify/environment.h"
+#include "verify/graph.h"
 #include "verify/numeric.h"
 
 namespace bpn::verify {
@@ -27,5 +28,11 @@ struct GradcheckReport {
 };
 
 std::string format_gradcheck(const GradcheckReport& report);
+
+// Central differences in float64 for every element of every parameter of the graph `make` builds,
+// against its manual and autograd gradients in `dtype` (rows named `graph`); the float64 run's
+// `forward` recomputes the loss after each perturbation. The sequence models' gradcheck: their
+// intermediates are checked against autograd by `check` and here through the parameters they feed.
+GradcheckReport parameter_gradcheck(const std::string& graph, const GraphFactory& make, at::ScalarType dtype);
 
 }  // namespace bpn::verify

@@ -28,6 +28,8 @@ struct GraphRun {
   at::Tensor loss;
   // The hand-derived gradients, in the order the table should show them. Called without autograd.
   std::function<NamedTensors()> manual_backward;
+  // The loss again from the parameters as they are now (for central differences; optional).
+  std::function<at::Tensor()> forward;
 };
 
 // Builds the model's forward in `dtype` from the same parameters (and batch) every time it is called.

@@ -100,7 +100,7 @@ TEST_P(Determinism, WeightsAreIdenticalAcrossThreadCountsRerunsAndResume) {
 // thread counts; the MLP at a width where its products are split by OpenBLAS when it may.
 INSTANTIATE_TEST_SUITE_P(Models, Determinism,
                          ::testing::Values(Training{"mlp", 400, {"--decay-step", "300"}}, Training{"wavenet", 100, {}},
-                                           Training{"gpt", 10, {}}),
+                                           Training{"gpt", 10, {}}, Training{"rnn", 20, {}}, Training{"gru", 20, {}}),
                          [](const auto& info) { return info.param.arch; });
 
 }  // namespace

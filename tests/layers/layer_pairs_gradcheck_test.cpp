@@ -3,6 +3,7 @@
 // grad_outputs, non-contiguous inputs, gradient dtypes), and float32 by the verdict rule against the
 // pair's own float64 run. The models' checks compare the same functions with autograd in context.
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 #include <bpninja/gtest.h>
 
 #include "layers/batchnorm1d.h"
@@ -10,6 +11,7 @@
 #include "layers/embedding.h"
 #include "layers/flatten_consecutive.h"
 #include "layers/linear.h"
+#include "layers/recurrent.h"
 #include "layers/tanh.h"
 #include "layers/transformer.h"
 
@@ -145,5 +147,107 @@ TEST(LayerPairsGradcheck, AttentionValues) {
       },
       {pairs_leaf({1, 2, 3, 3}, 16), pairs_leaf({1, 2, 3, 4}, 17)});
 }
+
+// ---- The recurrent pieces (issue 26) ------------------------------------------------------------
+
+TEST(LayerPairsGradcheck, Concat) {
+  check_pair(
+      "concat",
+      [](const Tensors& in) {
+        return at::cat({in[0], in[1]}, -1);
+      },
+      [](const Tensors& g, const Tensors& in) -> Tensors {
+        const bpn::layers::ConcatGrads d = bpn::layers::concat_backward(g[0], in[0].size(-1));
+        return {d.da, d.db};
+      },
+      {pairs_leaf({3, 4}, 18), pairs_leaf({3, 5}, 19)});
+}
+
+TEST(LayerPairsGradcheck, Sigmoid) {
+  check_pair(
+      "sigmoid", [](const Tensors& in) { return at::sigmoid(in[0]); },
+      [](const Tensors& g, const Tensors& in) { return bpn::layers::sigmoid_backward(g[0], at::sigmoid(in[0])); },
+      {pairs_leaf({4, 5}, 20)});
+}
+
+TEST(LayerPairsGradcheck, GateProduct) {
+  check_pair(
+      "product", [](const Tensors& in) { return in[0] * in[1]; },
+      [](const Tensors& g, const Tensors& in) -> Tensors {
+        const bpn::layers::ProductGrads d = bpn::layers::product_backward(g[0], in[0], in[1]);
+        return {d.da, d.db};
+      },
+      {pairs_leaf({3, 4}, 21), pairs_leaf({3, 4}, 22)});
+}
+
+TEST(LayerPairsGradcheck, Blend) {
+  check_pair(
+      "blend", [](const Tensors& in) { return (1 - in[0]) * in[1] + in[0] * in[2]; },
+      [](const Tensors& g, const Tensors& in) -> Tensors {
+        const bpn::layers::BlendGrads d = bpn::layers::blend_backward(g[0], in[0], in[1], in[2]);
+        return {d.dz, d.dprev, d.dcand};
+      },
+      {pairs_leaf({3, 4}, 23, 0.3), pairs_leaf({3, 4}, 24), pairs_leaf({3, 4}, 25)});
+}
+
+TEST(LayerPairsGradcheck, StartStateExpandedOverTheBatch) {
+  check_pair(
+      "start_state",
+      [](const Tensors& in) {
+        return in[0].expand({5, in[0].size(1)});
+      },
+      [](const Tensors& g, const Tensors&) -> Tensors { return {bpn::layers::start_state_backward(g[0])}; },
+      {pairs_leaf({1, 4}, 26)});
+}
+
+// A cell over three positions with the hidden state carried: the cells' backward and bptt_backward
+// through the public API, the start state and the weights shared by every step.
+void check_unrolled(const std::string& name, bool gru) {
+  const std::int64_t E = 3, H = 4, B = 2, T = 3, gates = gru ? 3 : 1;
+  auto params = [gates](const Tensors& in) {
+    std::vector<at::Tensor> p;
+    for (std::int64_t i = 0; i < 2 * gates; ++i) p.push_back(in[static_cast<std::size_t>(2 + i)]);
+    return p;
+  };
+  auto forward = [=](const Tensors& in) {
+    at::Tensor h = in[1].expand({B, H});
+    std::vector<at::Tensor> hs;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const at::Tensor x = in[0].select(1, t);
+      h = gru ? bpn::layers::gru_cell_forward(x, h, params(in), nullptr)
+              : bpn::layers::rnn_cell_forward(x, h, params(in), nullptr);
+      hs.push_back(h);
+    }
+    return at::stack(hs, 1);
+  };
+  auto backward = [=](const Tensors& g, const Tensors& in) -> Tensors {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> p;
+    for (const at::Tensor& t : params(in)) p.push_back(t.detach());
+    std::vector<bpn::layers::CellSaved> saved(T);
+    at::Tensor h = in[1].detach().expand({B, H});
+    for (std::int64_t t = 0; t < T; ++t) {
+      const at::Tensor x = in[0].detach().select(1, t);
+      h = gru ? bpn::layers::gru_cell_forward(x, h, p, &saved[t]) : bpn::layers::rnn_cell_forward(x, h, p, &saved[t]);
+    }
+    const bpn::layers::BackwardTable& table = bpn::layers::hand_derived();
+    const bpn::layers::BpttGrads d = bpn::layers::bptt_backward(g[0], [&](std::int64_t t, const at::Tensor& dh) {
+      return gru ? bpn::layers::gru_cell_backward(table, dh, saved[t], p)
+                 : bpn::layers::rnn_cell_backward(table, dh, saved[t], p);
+    });
+    Tensors out = {d.dx, bpn::layers::start_state_backward(d.dh0)};
+    out.insert(out.end(), d.dparams.begin(), d.dparams.end());
+    return out;
+  };
+  Tensors in = {pairs_leaf({B, T, E}, 27), pairs_leaf({1, H}, 28, 0.5)};
+  for (std::int64_t i = 0; i < gates; ++i) {
+    in.push_back(pairs_leaf({E + H, H}, 29 + 2 * i, 0.5));
+    in.push_back(pairs_leaf({H}, 30 + 2 * i, 0.5));
+  }
+  check_pair(name, forward, backward, in);
+}
+
+TEST(LayerPairsGradcheck, RnnCellUnrolledThroughTime) { check_unrolled("rnn_bptt", false); }
+TEST(LayerPairsGradcheck, GruCellUnrolledThroughTime) { check_unrolled("gru_bptt", true); }
 
 }  // namespace

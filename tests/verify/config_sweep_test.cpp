@@ -13,6 +13,7 @@
 
 #include "models/gpt/check.h"
 #include "models/mlp/check.h"
+#include "models/rnn/check.h"
 #include "models/wavenet/check.h"
 #include "support/names.h"
 
@@ -119,6 +120,36 @@ TEST(ConfigSweep, NoFalseFailForTheWaveNetAndTheGPT) {
     }
   }
   std::cout << "[ sweep ] " << count << " WaveNet and " << count << " GPT configurations, " << fails << " FAIL\n";
+  RecordProperty("configurations", 2 * count);
+}
+
+// The same for makemore's RNN and GRU (issue 26): random widths, batches, seeds, both cells and dtypes.
+TEST(ConfigSweep, NoFalseFailForTheRNNAndTheGRU) {
+  BPN_REQUIRE_NAMES(d);
+  const int count = std::max(1, sweep_count() / 4);
+  std::mt19937_64 rng(sweep_seed() + 2);
+  auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  int fails = 0;
+  for (int i = 0; i < 2 * count; ++i) {
+    RecurrentCheckConfig c;
+    c.model.cell = i % 2 == 0 ? models::Cell::kRnn : models::Cell::kGru;
+    c.model.n_embd = uniform(1, 48);
+    c.model.n_embd2 = uniform(1, 48);
+    c.model.seed = rng() >> 20;
+    c.batch_size = uniform(1, 24);
+    c.dtype = (i / 2) % 2 == 0 ? at::kFloat : at::kDouble;
+    CheckReport r = run_recurrent_check(*d, c);
+    apply_expectations(r, nullptr);
+    if (!r.pass) {
+      ++fails;
+      ADD_FAILURE() << "false FAIL (" << c.model.arch() << "): " << model::dtype_name(c.dtype) << " n_embd "
+                    << c.model.n_embd << " n_embd2 " << c.model.n_embd2 << " batch " << c.batch_size << " seed "
+                    << c.model.seed << ": " << r.failures_besides_exactness().front();
+    }
+  }
+  std::cout << "[ sweep ] " << count << " RNN and " << count << " GRU configurations, " << fails << " FAIL\n";
   RecordProperty("configurations", 2 * count);
 }
 

@@ -120,17 +120,43 @@ TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
                          "attention_values_backward",
                          "residual_backward",
                          "position_embedding_backward",
-                         "masked_cross_entropy_backward"}) {
+                         "masked_cross_entropy_backward",
+                         "concat_backward",
+                         "sigmoid_backward",
+                         "product_backward",
+                         "blend_backward",
+                         "start_state_backward",
+                         "rnn_cell_backward",
+                         "gru_cell_backward",
+                         "bptt_backward"}) {
     EXPECT_TRUE(functions.count(fn)) << "no mutant in " << fn;
   }
   EXPECT_EQ(classes.size(), 14u) << "every bug class has at least one mutant";
   std::map<std::string, int> layer_mutants;  // non-equivalent mutants per layer function
   for (const Mutant& m : mutant_catalog())
     layer_mutants[m.function] += m.arch != models::all().front()->name() && m.equivalent.empty() ? 1 : 0;
-  for (const char* fn : {"embedding_backward", "flatten_consecutive_backward", "linear_backward",
-                         "batchnorm1d_backward", "tanh_backward", "sequential_backward", "layernorm_backward",
-                         "gelu_backward", "softmax_backward", "attention_scores_backward", "attention_values_backward",
-                         "residual_backward", "position_embedding_backward", "masked_cross_entropy_backward"}) {
+  for (const char* fn : {"embedding_backward",
+                         "flatten_consecutive_backward",
+                         "linear_backward",
+                         "batchnorm1d_backward",
+                         "tanh_backward",
+                         "sequential_backward",
+                         "layernorm_backward",
+                         "gelu_backward",
+                         "softmax_backward",
+                         "attention_scores_backward",
+                         "attention_values_backward",
+                         "residual_backward",
+                         "position_embedding_backward",
+                         "masked_cross_entropy_backward",
+                         "concat_backward",
+                         "sigmoid_backward",
+                         "product_backward",
+                         "blend_backward",
+                         "start_state_backward",
+                         "rnn_cell_backward",
+                         "gru_cell_backward",
+                         "bptt_backward"}) {
     EXPECT_GE(layer_mutants[fn], 3) << fn << " (at least 3 mutants per new backward function)";
   }
 }

@@ -12,34 +12,12 @@
 
 namespace bpn::verify {
 
-std::int64_t sequence_length(const data::Dataset& data) {
-  std::size_t longest = 0;
-  for (const auto& w : data.words) longest = std::max(longest, w.size());
-  return static_cast<std::int64_t>(longest) + 1;
-}
-
-Sequences word_sequences(const data::Dataset& data, std::int64_t first, std::int64_t end) {
-  const std::int64_t L = sequence_length(data), n = end - first;
-  Sequences s{at::zeros({n, L}, at::kLong), at::full({n, L}, -1, at::kLong)};
-  auto* x = s.X.data_ptr<std::int64_t>();
-  auto* y = s.Y.data_ptr<std::int64_t>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const data::Word& w = data.words[static_cast<std::size_t>(first + i)];
-    for (std::size_t t = 0; t < w.size(); ++t) {
-      const std::int64_t c = data.vocab.stoi.at(w[t]);
-      x[i * L + static_cast<std::int64_t>(t) + 1] = c;  // input: [0] + encode(word), padded with 0
-      y[i * L + static_cast<std::int64_t>(t)] = c;      // target: encode(word) + [0], then -1
-    }
-    y[i * L + static_cast<std::int64_t>(w.size())] = 0;
-  }
-  return s;
-}
-
 namespace {
 struct Setup {
   models::GPT model;
   at::Tensor X, Y;
   nlohmann::json config;
+  std::int64_t dev_words = 0, test_words = 0;
 };
 
 Setup setup(const data::Dataset& data, const GPTCheckConfig& cfg) {
@@ -48,14 +26,14 @@ Setup setup(const data::Dataset& data, const GPTCheckConfig& cfg) {
   mc.vocab_size = data.vocab.size();
   mc.block_size = sequence_length(data);
   at::Generator g = at::detail::createCPUGenerator(mc.seed);
-  Setup s{models::GPT(mc, g), {}, {}, mc.to_json()};
-  const auto n_train = static_cast<std::int64_t>(0.8 * static_cast<double>(data.words.size()));
-  const Sequences seq = word_sequences(data, 0, n_train);
-  const at::Tensor ix = at::randint(0, n_train, {cfg.batch_size}, g, at::kLong);
-  s.X = seq.X.index({ix});
-  s.Y = seq.Y.index({ix});
+  Setup s{models::GPT(mc, g), {}, {}, mc.to_json(), 0, 0};
+  const data::SequenceBatch b = data::draw_check_batch(data, cfg.batch_size, g);
+  s.X = b.X;
+  s.Y = b.Y;
   s.config["batch_size"] = cfg.batch_size;
-  s.config["train_words"] = n_train;
+  s.config["train_words"] = b.train_words;
+  s.dev_words = b.dev_words;
+  s.test_words = b.test_words;
   return s;
 }
 GraphFactory gpt_factory(const Setup& s, const layers::BackwardTable* table) {
@@ -70,6 +48,7 @@ GraphFactory gpt_factory(const Setup& s, const layers::BackwardTable* table) {
     }
     run.loss = copy->forward(shared->X, shared->Y, &run.intermediates);
     run.manual_backward = [copy] { return copy->backward(); };
+    run.forward = [copy, shared] { return copy->forward(shared->X, shared->Y); };
     return run;
   };
 }
@@ -121,10 +100,9 @@ CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) 
   CheckReport r;
   r.env = current_environment(cfg.dtype, at::kCPU);
   r.config = s.config;
-  const auto words = static_cast<std::int64_t>(data.words.size());
   r.train_rows = s.config["train_words"];  // words (sequences), not context windows
-  r.dev_rows = static_cast<std::int64_t>(0.9 * static_cast<double>(words)) - r.train_rows;
-  r.test_rows = words - r.train_rows - r.dev_rows;
+  r.dev_rows = s.dev_words;
+  r.test_rows = s.test_words;
   const GraphFactory make = gpt_factory(s, cfg.table);
   const GraphComparison cmp = compare_graph(make, cfg.dtype, gpt_noise_scales(cfg.model.n_embd));
   r.loss = cmp.loss;
@@ -134,42 +112,10 @@ CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& cfg) 
 }
 
 GradcheckReport run_gpt_gradcheck(const data::Dataset& data, const GPTCheckConfig& cfg) {
-  const Setup s = setup(data, cfg);
-  GradcheckReport report;
-  report.env = current_environment(cfg.dtype, at::kCPU);
-  report.tolerance = gradcheck_tolerance(cfg.dtype);
-  models::GPT run(s.model, cfg.dtype);
-  run.table = cfg.table;
-  std::map<std::string, at::Tensor> autograd;
-  models::Named manual, recorded;
-  {
-    at::AutoGradMode grad_on(true);
-    for (auto& [name, t] : run.parameters()) t->set_requires_grad(true);
-    const at::Tensor loss = run.forward(s.X, s.Y, &recorded);
-    for (auto& [name, t] : recorded) t.retain_grad();
-    loss.backward();
-    for (auto& [name, t] : recorded) autograd[name] = t.grad();
-    for (auto& [name, t] : run.parameters()) autograd[name] = t->grad();
-    manual = run.backward();
-  }
-  // Central differences for the parameters only: the GPT's intermediates are views of one another
-  // (q, k, v of one matmul), so they are checked against autograd by `check`, and here through the
-  // parameters every one of them feeds.
-  at::NoGradGuard no_grad;
-  models::GPT m64(s.model, at::kDouble);
-  std::map<std::string, at::Tensor*> params;
-  for (auto& [name, t] : m64.parameters()) params[name] = t;
-  for (const auto& [name, dmanual] : manual) {
-    const auto it = params.find(name);
-    if (it == params.end()) continue;
-    *it->second = it->second->contiguous();
-    const at::Tensor numeric =
-        central_difference([&] { return m64.forward(s.X, s.Y).item<double>(); }, *it->second, report.tolerance.eps);
-    report.rows.push_back(compare_three("GPT parameters", name, dmanual, autograd.at(name), numeric, report.tolerance));
-  }
-  report.pass = true;
-  for (const auto& r : report.rows) report.pass = report.pass && r.manual_pass && r.autograd_pass;
-  return report;
+  const auto s = std::make_shared<Setup>(setup(data, cfg));
+  // Central differences for the parameters; the intermediates are checked against autograd by `check`
+  // and here through the parameters they feed.
+  return parameter_gradcheck("GPT parameters", gpt_factory(*s, cfg.table), cfg.dtype);
 }
 
 std::map<std::string, std::set<std::string>> gpt_known_rows(const nlohmann::json& config) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "data/sequences.h"
 #include "layers/backward_table.h"
 #include "models/gpt/gpt.h"
 #include "verify/gradcheck.h"
@@ -25,11 +26,10 @@ struct GPTCheckConfig {
   const layers::BackwardTable* table = &layers::hand_derived();
 };
 
-struct Sequences {
-  at::Tensor X, Y;  // [words, L] int64; Y is -1 where ignored
-};
-Sequences word_sequences(const data::Dataset& data, std::int64_t first_word, std::int64_t end_word);
-std::int64_t sequence_length(const data::Dataset& data);  // L
+// The sequences of data/sequences.h, as this folder's code names them.
+using data::sequence_length;
+using data::Sequences;
+using data::word_sequences;
 
 CheckReport run_gpt_check(const data::Dataset& data, const GPTCheckConfig& config);
 // The rounding scales of the GPT's bias gradients (sums over the rows) for compare_graph; check and

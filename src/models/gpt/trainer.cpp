@@ -14,6 +14,7 @@
 #include "models/gpt/check.h"
 #include "train/checkpoint_file.h"
 #include "train/run.h"
+#include "train/sequence_training.h"
 #include "verify/graph.h"
 #include "verify/report.h"
 
@@ -32,23 +33,14 @@ GPTState init_gpt(const GPTTrainConfig& cfg, const data::Dataset& data) {
 }
 
 void attach_splits(GPTState& s, const data::Dataset& data) {
-  const auto words = static_cast<std::int64_t>(data.words.size());
-  const auto n1 = static_cast<std::int64_t>(0.8 * static_cast<double>(words));
-  const auto n2 = static_cast<std::int64_t>(0.9 * static_cast<double>(words));
-  s.train = verify::word_sequences(data, 0, n1);
-  s.val = verify::word_sequences(data, n1, n2);
+  data::SequenceSplits splits = data::sequence_splits(data);
+  s.train = std::move(splits.train);
+  s.val = std::move(splits.val);
 }
-
-namespace {
-std::pair<at::Tensor, at::Tensor> draw(const verify::Sequences& train, std::int64_t batch, at::Generator& g) {
-  const at::Tensor ix = at::randint(0, train.X.size(0), {batch}, g, at::kLong);
-  return {train.X.index({ix}), train.Y.index({ix})};
-}
-}  // namespace
 
 float gpt_manual_step(GPTState& s, const GPTTrainConfig& cfg, const GPTInspect& inspect) {
   c10::InferenceMode no_autograd;
-  const auto [X, Y] = draw(s.train, cfg.batch_size, s.g);
+  const auto [X, Y] = draw_sequences(s.train, cfg.batch_size, s.g);
   const float loss = s.net.forward(X, Y).item<float>();
   const models::Named grads = s.net.backward();
   std::map<std::string, at::Tensor> by_name(grads.begin(), grads.end());
@@ -94,7 +86,7 @@ std::unique_ptr<GPTTwin> make_gpt_twin(const GPTTrainConfig& cfg, const data::Da
 
 float gpt_twin_step(GPTTwin& twin, const GPTTrainConfig& cfg) {
   GPTState& s = twin.state;
-  const auto [X, Y] = draw(s.train, cfg.batch_size, s.g);
+  const auto [X, Y] = draw_sequences(s.train, cfg.batch_size, s.g);
   twin.opt->zero_grad();
   const at::Tensor loss = s.net.forward(X, Y);
   loss.backward();
@@ -106,55 +98,10 @@ float gpt_twin_step(GPTTwin& twin, const GPTTrainConfig& cfg) {
 }
 
 double gpt_split_loss(models::GPT& net, const verify::Sequences& split) {
-  c10::InferenceMode no_autograd;
-  double total = 0.0;
-  std::int64_t counted = 0;
-  for (std::int64_t start = 0; start < split.X.size(0); start += 1000) {
-    const std::int64_t len = std::min<std::int64_t>(1000, split.X.size(0) - start);
-    const at::Tensor Y = split.Y.narrow(0, start, len);
-    const std::int64_t n = Y.ne(-1).sum().item<std::int64_t>();
-    total += net.forward(split.X.narrow(0, start, len), Y).item<double>() * static_cast<double>(n);
-    counted += n;
-  }
-  return counted ? total / static_cast<double>(counted) : std::nan("");
+  return sequence_split_loss([&](const at::Tensor& X, const at::Tensor& Y) { return net.forward(X, Y); }, split);
 }
 
 double gpt_twin_val_loss(GPTTwin& twin) { return gpt_split_loss(twin.state.net, twin.state.val); }
-
-namespace {
-// torch::optim's per-parameter state is keyed by the TensorImpl: its address as a string in LibTorch
-// 1.x, the pointer itself in 2.x.
-template <class Key>
-Key optimizer_state_key(const at::Tensor& p) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream s;
-    s << p.unsafeGetTensorImpl();
-    return s.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-
-// Parameter i after one step of torch::optim::AdamW (in dtype d) from `opt`'s state and gradient g.
-at::Tensor torch_adamw_update(const at::Tensor& p0, const at::Tensor& g, const AdamW& opt, std::size_t i,
-                              const AdamWConfig& c, at::ScalarType d) {
-  at::Tensor p = p0.detach().to(d).clone().set_requires_grad(true);
-  p.mutable_grad() = g.detach().to(d).clone();
-  torch::optim::AdamWOptions o(c.lr);
-  o.betas({c.beta1, c.beta2}).eps(c.eps).weight_decay(c.weight_decay);
-  torch::optim::AdamW torch_opt(std::vector<at::Tensor>{p}, o);
-  if (opt.steps() > 0) {
-    auto state = std::make_unique<torch::optim::AdamWParamState>();
-    state->step(opt.steps());
-    state->exp_avg(opt.exp_avg.at(i).to(d).clone());
-    state->exp_avg_sq(opt.exp_avg_sq.at(i).to(d).clone());
-    using Key = typename std::decay_t<decltype(torch_opt.state())>::key_type;
-    torch_opt.state()[optimizer_state_key<Key>(p)] = std::move(state);
-  }
-  torch_opt.step();
-  return p.detach();
-}
-}  // namespace
 
 StepCheck check_gpt_step(const GPTStep& step) {
   c10::InferenceMode autograd_on(false);
@@ -201,11 +148,7 @@ namespace {
 nlohmann::json gpt_config_json(const GPTTrainConfig& c) {
   nlohmann::json j = c.model.to_json();
   j["batch_size"] = c.batch_size;
-  j["adamw"] = {{"lr", c.adamw.lr},
-                {"beta1", c.adamw.beta1},
-                {"beta2", c.adamw.beta2},
-                {"eps", c.adamw.eps},
-                {"weight_decay", c.adamw.weight_decay}};
+  j["adamw"] = adamw_config_json(c.adamw);
   return j;
 }
 }  // namespace
@@ -214,14 +157,12 @@ void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTra
                          const data::Dataset& data) {
   SafeTensors st =
       checkpoint_base("gpt", gpt_config_json(cfg), data.vocab, "train_words", s.train.X.size(0), s.step, s.g, s.losses);
-  st.metadata["adamw_steps"] = std::to_string(s.opt.steps());
-  auto& net = const_cast<models::GPT&>(s.net);
-  const auto params = net.parameters();
-  for (const auto& [name, t] : params) st.tensors.emplace_back(name, *t);
-  for (std::size_t i = 0; i < s.opt.exp_avg.size(); ++i) {
-    st.tensors.emplace_back("adamw.exp_avg." + params[i].first, s.opt.exp_avg[i]);
-    st.tensors.emplace_back("adamw.exp_avg_sq." + params[i].first, s.opt.exp_avg_sq[i]);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : const_cast<models::GPT&>(s.net).parameters()) {
+    st.tensors.emplace_back(name, *t);
+    names.push_back(name);
   }
+  save_adamw_state(st, names, s.opt);
   write_checkpoint(dir, st);
 }
 
@@ -237,9 +178,7 @@ GPTCheckpoint load_gpt_checkpoint(const std::string& dir) {
     c.config.model.n_embd = j.at("n_embd").get<std::int64_t>();
     c.config.model.seed = j.at("seed").get<std::uint64_t>();
     c.config.batch_size = j.at("batch_size").get<std::int64_t>();
-    const nlohmann::json& a = j.at("adamw");
-    c.config.adamw = {a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
-                      a.at("eps").get<double>(), a.at("weight_decay").get<double>()};
+    c.config.adamw = adamw_config_from_json(j.at("adamw"));
   } catch (const nlohmann::json::exception& e) {
     r.fail(std::string("inconsistent metadata (") + e.what() + ")");
   }
@@ -257,43 +196,16 @@ GPTCheckpoint load_gpt_checkpoint(const std::string& dir) {
   models::GPT net(m, g);
   const auto params = net.parameters();
   for (const auto& [name, t] : params) r.restore(name, t);
-  std::vector<at::Tensor> exp_avg, exp_avg_sq;
-  if (adamw_steps > 0) {
-    for (const auto& [name, t] : params) {
-      exp_avg.push_back(at::zeros_like(*t));
-      exp_avg_sq.push_back(at::zeros_like(*t));
-      r.restore("adamw.exp_avg." + name, &exp_avg.back());
-      r.restore("adamw.exp_avg_sq." + name, &exp_avg_sq.back());
-    }
-  }
+  c.state.opt = restore_adamw_state(r, params, c.config.adamw, adamw_steps);
   r.restore_history(c.state.g, c.state.losses, c.state.step);
   r.reject_unexpected();
   c.state.net = std::move(net);
-  c.state.opt = AdamW(c.config.adamw);
-  c.state.opt.restore(adamw_steps, std::move(exp_avg), std::move(exp_avg_sq));
   return c;
 }
 
 std::vector<std::string> sample_gpt(GPTCheckpoint& c, std::int64_t count, std::uint64_t seed) {
-  c10::InferenceMode no_autograd;
-  const data::Vocab vocab = data::Vocab::from_chars(c.vocab);
-  const std::int64_t L = c.config.model.block_size;
-  at::Generator g = at::detail::createCPUGenerator(seed);
-  std::vector<std::string> names;
-  for (std::int64_t k = 0; k < count; ++k) {
-    std::vector<std::int64_t> idx = {0};  // the start token
-    std::string name;
-    while (static_cast<std::int64_t>(idx.size()) < L) {  // the model has positions 0..L-1
-      const at::Tensor X = at::tensor(idx, at::kLong).view({1, -1});
-      const at::Tensor last = c.state.net.logits(X).select(1, X.size(1) - 1);  // [1, V]
-      const std::int64_t ix = at::multinomial(at::softmax(last, 1), 1, false, g).item<std::int64_t>();
-      if (ix == 0) break;
-      idx.push_back(ix);
-      name += vocab.decode(ix);
-    }
-    names.push_back(std::move(name));
-  }
-  return names;
+  const auto last_logits = [&](const at::Tensor& X) { return c.state.net.logits(X).select(1, X.size(1) - 1); };
+  return sample_sequences(last_logits, data::Vocab::from_chars(c.vocab), c.config.model.block_size, count, seed);
 }
 
 }  // namespace bpn::train
