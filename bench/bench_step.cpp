@@ -5,6 +5,10 @@
 //   BM_ProductBlas/N, BM_ProductSmallGemm/N  the kernel's six products through OpenBLAS and small_gemm
 //   BM_GPTStepManual / BM_GPTStepAutograd  makemore's Transformer: manual backward + AdamW by hand vs
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
+//   BM_GPTStepLlmc   karpathy/llm.c's train_gpt2.c (its CPU reference, built with its own flags from
+//                    BPNINJA_LLMC_DIR) at the same config: forward + zero_grad + backward + AdamW, random
+//                    init and a fixed batch of random targets in [0, V) (llm.c has no ignore index; its
+//                    lm_head is tied to wte); left out, with a message, when the folder is absent
 //   BM_RNNStepManual / BM_RNNStepAutograd, BM_GRUStepManual / BM_GRUStepAutograd  makemore's RNN and GRU:
 //                    backpropagation through time + AdamW by hand vs loss.backward() + torch::optim::AdamW
 //                    (makemore's defaults: n_embd 64, n_embd2 64, batch 32, 16 positions)
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/sequences.h"
 #include "kernel/mlp_kernel.h"
 #include "kernel/small_gemm.h"
 #include "models/gpt/trainer.h"
@@ -33,6 +38,9 @@
 #include "models/wavenet/trainer.h"
 #include "util/malloc_tuning.h"
 #include "util/threads.h"
+#ifdef BPNINJA_HAVE_LLMC
+#include "llmc_step.h"
+#endif
 
 namespace {
 
@@ -119,6 +127,23 @@ void BM_GPTStepAutograd(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+#ifdef BPNINJA_HAVE_LLMC
+void BM_GPTStepLlmc(benchmark::State& st) {
+  const bpn::train::GPTTrainConfig cfg;
+  const auto& m = cfg.model;
+  const int V = static_cast<int>(dataset().vocab.size()), T = static_cast<int>(bpn::data::sequence_length(dataset()));
+  llmc_set_threads(bpn::util::training_threads());
+  if (llmc_init(static_cast<int>(cfg.batch_size), T, V, static_cast<int>(m.n_layer), static_cast<int>(m.n_head),
+                static_cast<int>(m.n_embd), m.seed) != 0) {
+    st.SkipWithError("llm.c: out of memory");
+    return;
+  }
+  for (auto _ : st) benchmark::DoNotOptimize(llmc_step());
+  st.SetItemsProcessed(st.iterations());
+  llmc_free();
+}
+#endif
+
 template <bpn::models::Cell cell>
 void BM_RecurrentStepManual(benchmark::State& st) {
   bpn::train::RecurrentTrainConfig cfg;  // makemore's defaults
@@ -202,6 +227,9 @@ BENCHMARK(BM_WaveNetStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WaveNetStepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTStepAutograd)->Unit(benchmark::kMicrosecond);
+#ifdef BPNINJA_HAVE_LLMC
+BENCHMARK(BM_GPTStepLlmc)->Unit(benchmark::kMicrosecond);
+#endif
 BENCHMARK(BM_RNNStepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RNNStepAutograd)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GRUStepManual)->Unit(benchmark::kMicrosecond);
@@ -220,6 +248,11 @@ int main(int argc, char** argv) {
   const char* threads = std::getenv("BPNINJA_BENCH_THREADS");
   bpn::util::set_training_threads(threads ? std::atoi(threads) : 1);
   benchmark::AddCustomContext("training_threads", std::to_string(bpn::util::training_threads()));
+#ifdef BPNINJA_HAVE_LLMC
+  benchmark::AddCustomContext("llm.c", "train_gpt2.c built from BPNINJA_LLMC_DIR (BM_GPTStepLlmc)");
+#else
+  std::cerr << "bench_step: llm.c was not found at configure time (-DBPNINJA_LLMC_DIR=...): BM_GPTStepLlmc is left out\n";
+#endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::RunSpecifiedBenchmarks();
