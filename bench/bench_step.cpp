@@ -187,8 +187,19 @@ constexpr Product kProducts[] = {
     {"dembcat = dhprebn @ W1^T [32x200x30]", false, true, 32, 30, 200, 0.0f},
 };
 
-void run_product(benchmark::State& st, bool small) {
-  const Product& p = kProducts[st.range(0)];
+// The GPT's products at makemore's config (B*T 512 rows, 64 channels): forward x @ W, backward
+// dx = dout @ W^T (W^T formed once) and dW = x^T @ dout, for c_attn, c_fc and mlp.c_proj
+constexpr Product kGPTProducts[] = {
+    {"qkv = ln_1 @ c_attn.W [512x192x64]", false, false, 512, 192, 64, 0.0f},
+    {"fc = ln_2 @ c_fc.W [512x256x64]", false, false, 512, 256, 64, 0.0f},
+    {"mlp_out = gelu @ mlp.c_proj.W [512x64x256]", false, false, 512, 64, 256, 0.0f},
+    {"dln_1 = dqkv @ c_attn.W^T [512x64x192]", false, false, 512, 64, 192, 0.0f},
+    {"dW c_attn = ln_1^T @ dqkv [64x192x512]", true, false, 64, 192, 512, 0.0f},
+    {"dW mlp.c_proj = gelu^T @ dmlp_out [256x64x512]", true, false, 256, 64, 512, 0.0f},
+};
+
+void run_product(benchmark::State& st, bool small, const Product* table = kProducts) {
+  const Product& p = table[st.range(0)];
   if (small && !bpn::kernel::have_small_gemm()) {
     st.SkipWithError("small_gemm runs plain loops here (no AVX-512)");
     return;
@@ -215,9 +226,13 @@ void run_product(benchmark::State& st, bool small) {
 
 void BM_ProductBlas(benchmark::State& st) { run_product(st, false); }
 void BM_ProductSmallGemm(benchmark::State& st) { run_product(st, true); }
+void BM_GPTProductBlas(benchmark::State& st) { run_product(st, false, kGPTProducts); }
+void BM_GPTProductSmallGemm(benchmark::State& st) { run_product(st, true, kGPTProducts); }
 
 BENCHMARK(BM_ProductBlas)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTProductBlas)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);

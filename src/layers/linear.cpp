@@ -2,9 +2,42 @@
 
 #include <cmath>
 
+#include "kernel/small_gemm.h"
+#include "layers/cpu_loops.h"
 #include "util/threads.h"
 
 namespace bpn::layers {
+
+namespace {
+thread_local bool small_gemm_products = false;
+
+// Whether the products of x (and the other operands) go through small_gemm: asked for, float32 on the
+// CPU, outside autograd, on a CPU where small_gemm runs its AVX-512 blocks.
+bool small_products(std::initializer_list<at::Tensor> ts) {
+  return small_gemm_products && kernel::have_small_gemm() && cpu_loops(ts) &&
+         ts.begin()->scalar_type() == at::kFloat && no_autograd(*ts.begin());
+}
+// C [M, N] = op(A) @ B for contiguous float32 A ([M, K], or [K, M] with a_transposed) and B [K, N]
+at::Tensor small_product(bool a_transposed, const at::Tensor& A, const at::Tensor& B) {
+  const std::int64_t M = a_transposed ? A.size(1) : A.size(0), K = B.size(0), N = B.size(1);
+  at::Tensor C = at::empty({M, N}, B.options());
+  kernel::small_gemm(a_transposed, M, N, K, A.data_ptr<float>(), A.size(1), B.data_ptr<float>(), N, false,
+                     C.data_ptr<float>(), N);
+  return C;
+}
+}  // namespace
+
+SmallGemmProducts::SmallGemmProducts() : previous_(small_gemm_products) { small_gemm_products = true; }
+SmallGemmProducts::~SmallGemmProducts() { small_gemm_products = previous_; }
+bool SmallGemmProducts::active() { return small_gemm_products; }
+
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
+  if (!small_products({x, W})) return b.defined() ? x.matmul(W) + b : x.matmul(W);
+  std::vector<std::int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = W.size(1);
+  at::Tensor out = small_product(false, x.reshape({-1, x.size(-1)}).contiguous(), W.contiguous()).view(shape);
+  return b.defined() ? out.add_(b) : out;
+}
 
 // Forward: out = x @ W + b                     ([..., in] @ [in, out] + [out])
 // Local:   dx = dout @ W^T; dW = sum over leading indices of x^T dout; db = dout summed over them
@@ -12,6 +45,15 @@ namespace bpn::layers {
 LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& W, bool bias) {
   const at::Tensor d2 = dout.reshape({-1, dout.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
   LinearGrads g;
+  if (small_products({dout, x, W})) {
+    const at::Tensor dc = d2.contiguous(), xc = x2.contiguous();
+    util::run_both([&] { g.dx = small_product(false, dc, W.t().contiguous()).view(x.sizes()); },
+                   [&] {
+                     g.dW = small_product(true, xc, dc);
+                     if (bias) g.db = d2.sum({0});
+                   });
+    return g;
+  }
   // dx and dW are independent matmuls: on two threads with --threads 2 (util/threads.h)
   util::run_both([&] { g.dx = dout.matmul(W.t()); },
                  [&] {

@@ -7,8 +7,33 @@
 
 namespace bpn::layers {
 
+// Which products linear_forward and linear_backward form, for the thread that holds the guard: while a
+// SmallGemmProducts is alive, float32 products on the CPU outside autograd run through
+// kernel::small_gemm on CPUs with AVX-512 (about twice OpenBLAS's speed at the GPT's shapes, `bench_step
+// --benchmark_filter=GPTProduct`); otherwise, and always on other CPUs, through at::matmul. small_gemm's
+// product is correctly computed with its own rounding, not OpenBLAS's, so rows that were bit-exact
+// against autograd's products no longer are: the GPT opts in for its whole forward and backward (the
+// ledger records its rows that way); the WaveNet and the recurrent models keep at::matmul, and with it
+// their bit-exact rows.
+class SmallGemmProducts {
+ public:
+  SmallGemmProducts();
+  ~SmallGemmProducts();
+  SmallGemmProducts(const SmallGemmProducts&) = delete;
+  SmallGemmProducts& operator=(const SmallGemmProducts&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
+// Forward: out = x @ W + b (b may be undefined); the product rounded first and b added after it, as
+// x.matmul(W) + b does, whichever product forms it.
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b);
+
 // Forward: out = x @ W + b
 // Local:   dx = dout @ W^T; dW = x^T @ dout (over every leading index); db = dout summed over them
+// (the products as SmallGemmProducts says)
 LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& W, bool bias);
 
 class Linear : public Layer {

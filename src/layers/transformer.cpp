@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernel/loop_clones.h"
 #include "kernel/vector_math.h"
 #include "layers/cpu_loops.h"
 #include "layers/cross_entropy.h"
@@ -32,6 +33,194 @@ at::Tensor unit_last(const at::Tensor& x) { return x.stride(-1) == 1 ? x : x.con
 at::Tensor empty_heads(const at::Tensor& like) {
   return at::empty({like.size(0), like.size(2), like.size(1), like.size(3)}, like.options()).transpose(1, 2);
 }
+
+// The attention's loops, compiled for AVX-512, AVX2 and the baseline (kernel/loop_clones.h), without
+// fma contraction (-ffp-contract=off on this file, src/CMakeLists.txt), so that every version rounds
+// alike. Each sum is formed in the order the plain loop forms it (a dot product over c = 0, 1, ...; a
+// weighted sum of rows over j or i in order); what changes is that 16 of those sums advance side by side
+// in registers: the rows of a head are first copied into scratch padded with zeros to a multiple of 16
+// (the padded lanes are computed and dropped).
+constexpr std::int64_t kLanes = 16;
+std::int64_t padded(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// dst[r * ldd + c] = X.row(b, h, r)[c] (r < R, c < hs), zero elsewhere in [R, ldd]; with transposed,
+// dst[c * ldd + r] (dst [hs, ldd])
+template <typename S>
+void copy_head(const Heads<S>& X, std::int64_t b, std::int64_t h, std::int64_t R, std::int64_t hs, bool transposed,
+               S* dst, std::int64_t ldd, std::int64_t rows) {
+  std::fill(dst, dst + rows * ldd, S(0));
+  for (std::int64_t r = 0; r < R; ++r) {
+    const S* x = X.row(b, h, r);
+    for (std::int64_t c = 0; c < hs; ++c) (transposed ? dst[c * ldd + r] : dst[r * ldd + c]) = x[c];
+  }
+}
+
+// out[n] = sum over k in [k0, k1) of w[k] * m[k * ldm + n] for n < n_out, in k order (m padded to kLanes)
+template <typename S>
+inline void weighted_rows(const S* w, const S* m, std::int64_t ldm, std::int64_t k0, std::int64_t k1, S* out,
+                          std::int64_t n_out, std::int64_t w_stride = 1) {
+  for (std::int64_t n0 = 0; n0 < n_out; n0 += kLanes) {
+    S acc[kLanes] = {};
+    for (std::int64_t k = k0; k < k1; ++k) {
+      const S wk = w[k * w_stride];
+      const S* mk = m + k * ldm + n0;
+      for (std::int64_t l = 0; l < kLanes; ++l) acc[l] += wk * mk[l];
+    }
+    const std::int64_t n = std::min(kLanes, n_out - n0);
+    for (std::int64_t l = 0; l < n; ++l) out[n0 + l] = acc[l];
+  }
+}
+
+// scratch: hs * Tp + Tp + T * Hp values
+template <typename S>
+BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, std::int64_t B, std::int64_t nh,
+                                            std::int64_t T, std::int64_t hs, S s, S* pp, S* py, S* scratch) {
+  const std::int64_t Tp = padded(T), Hp = padded(hs);
+  S *kt = scratch, *dots = kt + hs * Tp, *vp = dots + Tp;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t h = 0; h < nh; ++h) {
+      copy_head(K, b, h, T, hs, true, kt, Tp, hs);   // k^T [hs, Tp]
+      copy_head(V, b, h, T, hs, false, vp, Hp, T);   // v [T, Hp]
+      for (std::int64_t i = 0; i < T; ++i) {
+        S* p = pp + ((b * nh + h) * T + i) * T;
+        weighted_rows(Q.row(b, h, i), kt, Tp, 0, hs, dots, T);  // dots[j] = q_i . k_j
+        S mx = -std::numeric_limits<S>::infinity();
+        for (std::int64_t j = 0; j <= i; ++j) {
+          p[j] = dots[j] * s;
+          mx = std::max(mx, p[j]);
+        }
+        S sum = 0;
+        for (std::int64_t j = 0; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        const S inv = S(1) / sum;
+        for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
+        weighted_rows(p, vp, Hp, 0, i + 1, py + (b * T + i) * nh * hs + h * hs, hs);  // y_i = sum_j p_ij v_j
+      }
+    }
+  }
+}
+
+// dq_i = sum_{j<=i} d_ij k_j, dk_j = sum_{i>=j} d_ij q_i, with d = datt * scale (pd: datt, [B, nh, T, T]).
+// scratch: T * Hp * 2 + T * T values
+template <typename S>
+BPN_KERNEL_LOOP void attention_scores_backward_loop(Heads<S> Q, Heads<S> K, Heads<S> DQ, Heads<S> DK, std::int64_t B,
+                                                    std::int64_t nh, std::int64_t T, std::int64_t hs, const S* pd,
+                                                    S s, S* scratch) {
+  const std::int64_t Hp = padded(hs);
+  S *kp = scratch, *qp = kp + T * Hp, *d = qp + T * Hp;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t h = 0; h < nh; ++h) {
+      const S* datt = pd + (b * nh + h) * T * T;
+      for (std::int64_t e = 0; e < T * T; ++e) d[e] = datt[e] * s;
+      copy_head(K, b, h, T, hs, false, kp, Hp, T);
+      copy_head(Q, b, h, T, hs, false, qp, Hp, T);
+      for (std::int64_t i = 0; i < T; ++i) weighted_rows(d + i * T, kp, Hp, 0, i + 1, DQ.row(b, h, i), hs);
+      for (std::int64_t j = 0; j < T; ++j) weighted_rows(d + j, qp, Hp, j, T, DK.row(b, h, j), hs, T);
+    }
+  }
+}
+
+// dprobs_ij = dy_i . v_j for every j (the future's dprobs is not zero, only its probs are);
+// dv_j = sum_i probs_ij dy_i. scratch: hs * Tp + T * Hp values
+template <typename S>
+BPN_KERNEL_LOOP void attention_values_backward_loop(Heads<S> DY, Heads<S> V, Heads<S> DV, std::int64_t B,
+                                                    std::int64_t nh, std::int64_t T, std::int64_t hs, const S* pp,
+                                                    S* pdp, S* scratch) {
+  const std::int64_t Tp = padded(T), Hp = padded(hs);
+  S *vt = scratch, *dyp = vt + hs * Tp;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t h = 0; h < nh; ++h) {
+      const S* p = pp + (b * nh + h) * T * T;
+      S* dp = pdp + (b * nh + h) * T * T;
+      copy_head(V, b, h, T, hs, true, vt, Tp, hs);     // v^T [hs, Tp]
+      copy_head(DY, b, h, T, hs, false, dyp, Hp, T);   // dy [T, Hp]
+      for (std::int64_t i = 0; i < T; ++i) weighted_rows(DY.row(b, h, i), vt, Tp, 0, hs, dp + i * T, T);
+      for (std::int64_t j = 0; j < T; ++j) weighted_rows(p + j, dyp, Hp, 0, T, DV.row(b, h, j), hs, T);
+    }
+  }
+}
+// LayerNorm's loops, compiled like the attention's (below): kRowBlock rows side by side, each row's
+// sums formed in c order as a loop over that row alone forms them, so that the rows' dependency chains
+// overlap instead of waiting on each other.
+constexpr std::int64_t kRowBlock = 8;
+
+// One pass per row: mean and biased variance (accumulated in double), rstd, xhat, and (po given) the
+// output from them.
+template <typename S>
+BPN_KERNEL_LOOP void layernorm_forward_loop(const S* __restrict px, const S* __restrict pw, const S* __restrict pb,
+                                            std::int64_t rows, std::int64_t C, S* __restrict ph, S* __restrict pr,
+                                            S* __restrict po) {
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const std::int64_t n = std::min(kRowBlock, rows - r0);
+    double sum[kRowBlock] = {}, sq[kRowBlock] = {}, mean[kRowBlock] = {};
+    const S* x = px + r0 * C;
+    if (n == kRowBlock) {
+      for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t k = 0; k < kRowBlock; ++k) sum[k] += x[k * C + c];
+      }
+      for (std::int64_t k = 0; k < kRowBlock; ++k) mean[k] = sum[k] / static_cast<double>(C);
+      for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t k = 0; k < kRowBlock; ++k) sq[k] += (x[k * C + c] - mean[k]) * (x[k * C + c] - mean[k]);
+      }
+    } else {
+      for (std::int64_t k = 0; k < n; ++k) {
+        for (std::int64_t c = 0; c < C; ++c) sum[k] += x[k * C + c];
+        mean[k] = sum[k] / static_cast<double>(C);
+        for (std::int64_t c = 0; c < C; ++c) sq[k] += (x[k * C + c] - mean[k]) * (x[k * C + c] - mean[k]);
+      }
+    }
+    for (std::int64_t k = 0; k < n; ++k) {
+      const std::int64_t r = r0 + k;
+      const S rstd = static_cast<S>(1.0 / std::sqrt(sq[k] / static_cast<double>(C) + kLayerNormEps));
+      const S m = static_cast<S>(mean[k]);
+      pr[r] = rstd;
+      const S* xr = px + r * C;
+      for (std::int64_t c = 0; c < C; ++c) ph[r * C + c] = (xr[c] - m) * rstd;
+      if (po) {
+        for (std::int64_t c = 0; c < C; ++c) po[r * C + c] = pb[c] + ph[r * C + c] * pw[c];
+      }
+    }
+  }
+}
+
+// The closed form, one pass per row for dx; dw and db accumulate over the rows, in row order, in double.
+template <typename S>
+BPN_KERNEL_LOOP void layernorm_backward_loop(const S* __restrict pd, const S* __restrict ph, const S* __restrict pr,
+                                             const S* __restrict pw, std::int64_t rows, std::int64_t C,
+                                             S* __restrict px, double* __restrict dw, double* __restrict db) {
+  const S Cs = static_cast<S>(C);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const std::int64_t n = std::min(kRowBlock, rows - r0);
+    S sg[kRowBlock] = {}, sgh[kRowBlock] = {};  // sum_C g, sum_C g xhat, with g = dout * w
+    const S *d = pd + r0 * C, *h = ph + r0 * C;
+    if (n == kRowBlock) {
+      for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t k = 0; k < kRowBlock; ++k) {
+          const S g = d[k * C + c] * pw[c];
+          sg[k] += g;
+          sgh[k] += g * h[k * C + c];
+        }
+      }
+    } else {
+      for (std::int64_t k = 0; k < n; ++k) {
+        for (std::int64_t c = 0; c < C; ++c) {
+          const S g = d[k * C + c] * pw[c];
+          sg[k] += g;
+          sgh[k] += g * h[k * C + c];
+        }
+      }
+    }
+    for (std::int64_t k = 0; k < n; ++k) {
+      const S *dr = d + k * C, *hr = h + k * C;
+      for (std::int64_t c = 0; c < C; ++c) {
+        dw[c] += static_cast<double>(dr[c]) * hr[c];
+        db[c] += dr[c];
+      }
+      const S kr = pr[r0 + k] / Cs;
+      S* xr = px + (r0 + k) * C;
+      for (std::int64_t c = 0; c < C; ++c) xr[c] = kr * (Cs * (dr[c] * pw[c]) - sg[k] - hr[c] * sgh[k]);
+    }
+  }
+}
 }  // namespace
 
 // See docs/derivations.md#layernorm
@@ -52,24 +241,9 @@ at::Tensor layernorm_forward(const at::Tensor& x, const at::Tensor& w, const at:
       saved->rstd = at::empty(rshape, xc.options());
       at::Tensor out = output ? at::empty_like(xc) : at::Tensor();
       AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "layernorm_forward", [&] {
-        const scalar_t *px = xc.data_ptr<scalar_t>(), *pw = wc.data_ptr<scalar_t>(), *pb = bc.data_ptr<scalar_t>();
-        scalar_t *ph = saved->xhat.data_ptr<scalar_t>(), *pr = saved->rstd.data_ptr<scalar_t>();
-        scalar_t* po = output ? out.data_ptr<scalar_t>() : nullptr;
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const scalar_t* xr = px + r * C;
-          double sum = 0.0, sq = 0.0;
-          for (std::int64_t c = 0; c < C; ++c) sum += xr[c];
-          const double mean = sum / static_cast<double>(C);
-          for (std::int64_t c = 0; c < C; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
-          const scalar_t rstd = static_cast<scalar_t>(1.0 / std::sqrt(sq / static_cast<double>(C) + kLayerNormEps));
-          const scalar_t m = static_cast<scalar_t>(mean);
-          pr[r] = rstd;
-          for (std::int64_t c = 0; c < C; ++c) {
-            const scalar_t h = (xr[c] - m) * rstd;
-            ph[r * C + c] = h;
-            if (output) po[r * C + c] = pb[c] + h * pw[c];
-          }
-        }
+        layernorm_forward_loop(xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), rows, C,
+                               saved->xhat.data_ptr<scalar_t>(), saved->rstd.data_ptr<scalar_t>(),
+                               output ? out.data_ptr<scalar_t>() : nullptr);
       });
       if (output) return out;
     } else {
@@ -102,23 +276,8 @@ LayerNormGrads layernorm_backward(const at::Tensor& dout, const at::Tensor& xhat
   r.dx = at::empty_like(d);
   std::vector<double> dw(static_cast<std::size_t>(C), 0.0), db(static_cast<std::size_t>(C), 0.0);
   AT_DISPATCH_FLOATING_TYPES(d.scalar_type(), "layernorm_backward", [&] {
-    const scalar_t *pd = d.data_ptr<scalar_t>(), *ph = h.data_ptr<scalar_t>(), *pr = rs.data_ptr<scalar_t>();
-    const scalar_t* pw = wc.data_ptr<scalar_t>();
-    scalar_t* px = r.dx.data_ptr<scalar_t>();
-    const scalar_t Cs = static_cast<scalar_t>(C);
-    for (std::int64_t row = 0; row < rows; ++row) {
-      const scalar_t *dr = pd + row * C, *hr = ph + row * C;
-      scalar_t sg = 0, sgh = 0;  // sum_C g, sum_C g xhat, with g = dout * w
-      for (std::int64_t c = 0; c < C; ++c) {
-        const scalar_t g = dr[c] * pw[c];
-        sg += g;
-        sgh += g * hr[c];
-        dw[c] += static_cast<double>(dr[c]) * hr[c];
-        db[c] += dr[c];
-      }
-      const scalar_t k = pr[row] / Cs;
-      for (std::int64_t c = 0; c < C; ++c) px[row * C + c] = k * (Cs * (dr[c] * pw[c]) - sg - hr[c] * sgh);
-    }
+    layernorm_backward_loop(d.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), rs.data_ptr<scalar_t>(),
+                            wc.data_ptr<scalar_t>(), rows, C, r.dx.data_ptr<scalar_t>(), dw.data(), db.data());
   });
   r.dw = at::tensor(dw, at::kDouble).to(d.scalar_type());
   r.db = at::tensor(db, at::kDouble).to(d.scalar_type());
@@ -133,8 +292,21 @@ const double kGeluC = std::sqrt(2.0 / M_PI);
 void tanh_in_place(float* u, std::int64_t n, at::Tensor&) { kernel::vector_tanh(u, u, n); }
 void tanh_in_place(double*, std::int64_t, at::Tensor& u) { u.tanh_(); }
 
+// u = sqrt(2/pi) (x + 0.044715 x^3), then (after the tanh) 0.5 x (1 + t)
 template <typename T>
-void gelu_backward_loop(const T* d, const T* x, const T* t, T* out, std::int64_t n) {
+BPN_KERNEL_LOOP void gelu_inner_loop(const T* __restrict x, T* __restrict u, std::int64_t n) {
+  const T c = static_cast<T>(kGeluC), a = static_cast<T>(0.044715);
+  for (std::int64_t i = 0; i < n; ++i) u[i] = c * (x[i] + a * x[i] * x[i] * x[i]);
+}
+template <typename T>
+BPN_KERNEL_LOOP void gelu_output_loop(const T* __restrict x, const T* __restrict t, T* __restrict out,
+                                      std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * x[i] * (T(1) + t[i]);
+}
+
+template <typename T>
+BPN_KERNEL_LOOP void gelu_backward_loop(const T* __restrict d, const T* __restrict x, const T* __restrict t, T* __restrict out,
+                                        std::int64_t n) {
   const T c = static_cast<T>(kGeluC), a = static_cast<T>(3.0 * 0.044715);
   for (std::int64_t i = 0; i < n; ++i) {
     out[i] = d[i] * (T(0.5) * (T(1) + t[i]) + T(0.5) * x[i] * (T(1) - t[i] * t[i]) * c * (T(1) + a * x[i] * x[i]));
@@ -156,11 +328,10 @@ at::Tensor gelu_forward(const at::Tensor& x, at::Tensor* tanh_u) {
       AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "gelu_forward", [&] {
         const scalar_t* px = xc.data_ptr<scalar_t>();
         scalar_t *pt = tanh_u->data_ptr<scalar_t>(), *po = out.data_ptr<scalar_t>();
-        const scalar_t c = static_cast<scalar_t>(kGeluC), a = static_cast<scalar_t>(0.044715);
         const std::int64_t n = xc.numel();
-        for (std::int64_t i = 0; i < n; ++i) pt[i] = c * (px[i] + a * px[i] * px[i] * px[i]);
+        gelu_inner_loop(px, pt, n);
         tanh_in_place(pt, n, *tanh_u);
-        for (std::int64_t i = 0; i < n; ++i) po[i] = scalar_t(0.5) * px[i] * (scalar_t(1) + pt[i]);
+        gelu_output_loop(px, pt, po, n);
       });
       return out;
     }
@@ -204,35 +375,10 @@ AttentionForward causal_attention_forward(const at::Tensor& q, const at::Tensor&
   f.probs = at::zeros({B, nh, T, T}, q.options());
   f.y = at::empty({B, T, nh * hs}, q.options());
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "causal_attention_forward", [&] {
-    const Heads<scalar_t> Q = heads_of<scalar_t>(qc), K = heads_of<scalar_t>(kc), V = heads_of<scalar_t>(vc);
-    scalar_t *pp = f.probs.data_ptr<scalar_t>(), *py = f.y.data_ptr<scalar_t>();
-    const scalar_t s = static_cast<scalar_t>(scale);
-    for (std::int64_t b = 0; b < B; ++b) {
-      for (std::int64_t h = 0; h < nh; ++h) {
-        for (std::int64_t i = 0; i < T; ++i) {
-          scalar_t* p = pp + ((b * nh + h) * T + i) * T;
-          const scalar_t* qi = Q.row(b, h, i);
-          scalar_t mx = -std::numeric_limits<scalar_t>::infinity();
-          for (std::int64_t j = 0; j <= i; ++j) {
-            const scalar_t* kj = K.row(b, h, j);
-            scalar_t dot = 0;
-            for (std::int64_t c = 0; c < hs; ++c) dot += qi[c] * kj[c];
-            p[j] = dot * s;
-            mx = std::max(mx, p[j]);
-          }
-          scalar_t sum = 0;
-          for (std::int64_t j = 0; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
-          const scalar_t inv = scalar_t(1) / sum;
-          scalar_t* yi = py + (b * T + i) * nh * hs + h * hs;
-          for (std::int64_t c = 0; c < hs; ++c) yi[c] = 0;
-          for (std::int64_t j = 0; j <= i; ++j) {
-            p[j] *= inv;
-            const scalar_t* vj = V.row(b, h, j);
-            for (std::int64_t c = 0; c < hs; ++c) yi[c] += p[j] * vj[c];
-          }
-        }
-      }
-    }
+    std::vector<scalar_t> scratch(static_cast<std::size_t>((hs + 1) * padded(T) + T * padded(hs)));
+    attention_forward_loop(heads_of<scalar_t>(qc), heads_of<scalar_t>(kc), heads_of<scalar_t>(vc), B, nh, T, hs,
+                           static_cast<scalar_t>(scale), f.probs.data_ptr<scalar_t>(), f.y.data_ptr<scalar_t>(),
+                           scratch.data());
   });
   return f;
 }
@@ -269,33 +415,10 @@ ScoresGrads attention_scores_backward(const at::Tensor& datt, const at::Tensor& 
   const std::int64_t B = q.size(0), nh = q.size(1), hs = q.size(3);
   ScoresGrads r{empty_heads(q), empty_heads(k)};
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "attention_scores_backward", [&] {
-    const Heads<scalar_t> Q = heads_of<scalar_t>(qc), K = heads_of<scalar_t>(kc);
-    const Heads<scalar_t> DQ = heads_of<scalar_t>(r.dq), DK = heads_of<scalar_t>(r.dk);
-    const scalar_t* pd = dc.data_ptr<scalar_t>();
-    const scalar_t s = static_cast<scalar_t>(scale);
-    for (std::int64_t b = 0; b < B; ++b) {
-      for (std::int64_t h = 0; h < nh; ++h) {
-        const scalar_t* d = pd + (b * nh + h) * T * T;
-        for (std::int64_t i = 0; i < T; ++i) {
-          scalar_t* dq = DQ.row(b, h, i);
-          for (std::int64_t c = 0; c < hs; ++c) dq[c] = 0;
-          for (std::int64_t j = 0; j <= i; ++j) {
-            const scalar_t dij = d[i * T + j] * s;
-            const scalar_t* kj = K.row(b, h, j);
-            for (std::int64_t c = 0; c < hs; ++c) dq[c] += dij * kj[c];
-          }
-        }
-        for (std::int64_t j = 0; j < T; ++j) {
-          scalar_t* dk = DK.row(b, h, j);
-          for (std::int64_t c = 0; c < hs; ++c) dk[c] = 0;
-          for (std::int64_t i = j; i < T; ++i) {
-            const scalar_t dij = d[i * T + j] * s;
-            const scalar_t* qi = Q.row(b, h, i);
-            for (std::int64_t c = 0; c < hs; ++c) dk[c] += dij * qi[c];
-          }
-        }
-      }
-    }
+    std::vector<scalar_t> scratch(static_cast<std::size_t>(2 * T * padded(hs) + T * T));
+    attention_scores_backward_loop(heads_of<scalar_t>(qc), heads_of<scalar_t>(kc), heads_of<scalar_t>(r.dq),
+                                   heads_of<scalar_t>(r.dk), B, nh, T, hs, dc.data_ptr<scalar_t>(),
+                                   static_cast<scalar_t>(scale), scratch.data());
   });
   return r;
 }
@@ -308,33 +431,9 @@ ValuesGrads attention_values_backward(const at::Tensor& dy, const at::Tensor& pr
   const std::int64_t B = v.size(0), nh = v.size(1), T = v.size(2), hs = v.size(3);
   ValuesGrads r{at::empty({B, nh, T, T}, v.options()), empty_heads(v)};
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "attention_values_backward", [&] {
-    const Heads<scalar_t> DY = heads_of<scalar_t>(dyc), V = heads_of<scalar_t>(vc), DV = heads_of<scalar_t>(r.dv);
-    const scalar_t* pp = pc.data_ptr<scalar_t>();
-    scalar_t* pdp = r.dprobs.data_ptr<scalar_t>();
-    for (std::int64_t b = 0; b < B; ++b) {
-      for (std::int64_t h = 0; h < nh; ++h) {
-        const scalar_t* p = pp + (b * nh + h) * T * T;
-        scalar_t* dp = pdp + (b * nh + h) * T * T;
-        for (std::int64_t i = 0; i < T; ++i) {
-          const scalar_t* dyi = DY.row(b, h, i);
-          for (std::int64_t j = 0; j < T; ++j) {
-            const scalar_t* vj = V.row(b, h, j);
-            scalar_t dot = 0;
-            for (std::int64_t c = 0; c < hs; ++c) dot += dyi[c] * vj[c];
-            dp[i * T + j] = dot;
-          }
-        }
-        for (std::int64_t j = 0; j < T; ++j) {
-          scalar_t* dv = DV.row(b, h, j);
-          for (std::int64_t c = 0; c < hs; ++c) dv[c] = 0;
-          for (std::int64_t i = 0; i < T; ++i) {
-            const scalar_t pij = p[i * T + j];
-            const scalar_t* dyi = DY.row(b, h, i);
-            for (std::int64_t c = 0; c < hs; ++c) dv[c] += pij * dyi[c];
-          }
-        }
-      }
-    }
+    std::vector<scalar_t> scratch(static_cast<std::size_t>(hs * padded(T) + T * padded(hs)));
+    attention_values_backward_loop(heads_of<scalar_t>(dyc), heads_of<scalar_t>(vc), heads_of<scalar_t>(r.dv), B, nh, T,
+                                   hs, pc.data_ptr<scalar_t>(), r.dprobs.data_ptr<scalar_t>(), scratch.data());
   });
   return r;
 }

@@ -104,6 +104,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
   auto rec = [&](const std::string& name, const at::Tensor& t) {
     if (record) record->emplace_back(name, t);
   };
+  const layers::SmallGemmProducts small_products;  // layers/linear.h: the GPT's products on small_gemm
   idx_ = idx;
   x0_ = at::embedding(wte_, idx) + wpe_.narrow(0, 0, T);  // x = wte[idx] + wpe[:T]
   rec("emb", x0_);
@@ -117,7 +118,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     s.x_in = x;
     s.ln1 = layers::layernorm_forward(x, b.ln1_w, b.ln1_b, save_for_manual_backward ? &s.ln1_s : nullptr);
     rec(h + "ln_1", s.ln1);
-    const at::Tensor qkv = s.ln1.matmul(b.c_attn.w) + b.c_attn.b;  // [B, T, 3C]
+    const at::Tensor qkv = layers::linear_forward(s.ln1, b.c_attn.w, b.c_attn.b);  // [B, T, 3C]
     auto heads = [&](std::int64_t i) { return qkv.narrow(-1, i * C, C).view({B, T, nh, hs}).transpose(1, 2); };
     s.q = heads(0);
     s.k = heads(1);
@@ -131,17 +132,17 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
     rec(h + "probs", s.probs);
     s.y = a.y;  // heads merged
     rec(h + "y", s.y);
-    const at::Tensor attn_out = s.y.matmul(b.attn_proj.w) + b.attn_proj.b;
+    const at::Tensor attn_out = layers::linear_forward(s.y, b.attn_proj.w, b.attn_proj.b);
     rec(h + "attn_out", attn_out);
     s.res1 = x + attn_out;
     rec(h + "res1", s.res1);
     s.ln2 = layers::layernorm_forward(s.res1, b.ln2_w, b.ln2_b, save_for_manual_backward ? &s.ln2_s : nullptr);
     rec(h + "ln_2", s.ln2);
-    s.fc = s.ln2.matmul(b.c_fc.w) + b.c_fc.b;
+    s.fc = layers::linear_forward(s.ln2, b.c_fc.w, b.c_fc.b);
     rec(h + "fc", s.fc);
     s.gelu = layers::gelu_forward(s.fc, save_for_manual_backward ? &s.gelu_t : nullptr);
     rec(h + "gelu", s.gelu);
-    const at::Tensor mlp_out = s.gelu.matmul(b.mlp_proj.w) + b.mlp_proj.b;
+    const at::Tensor mlp_out = layers::linear_forward(s.gelu, b.mlp_proj.w, b.mlp_proj.b);
     rec(h + "mlp_out", mlp_out);
     x = s.res1 + mlp_out;
     rec(h + "res2", x);
@@ -149,13 +150,14 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
   x_final_ = x;
   lnf_ = layers::layernorm_forward(x, lnf_w_, lnf_b_, save_for_manual_backward ? &lnf_s_ : nullptr);
   rec("ln_f", lnf_);
-  logits_ = lnf_.matmul(lm_head_.w);
+  logits_ = layers::linear_forward(lnf_, lm_head_.w, {});
   rec("logits", logits_);
   return logits_;
 }
 
 Named GPT::backward() {
   at::NoGradGuard no_grad;
+  const layers::SmallGemmProducts small_products;
   const layers::BackwardTable& t = *table;
   const std::int64_t B = idx_.size(0), T = idx_.size(1), C = config.n_embd, nh = config.n_head, hs = C / nh;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hs));
