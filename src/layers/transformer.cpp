@@ -71,22 +71,59 @@ inline void weighted_rows(const S* w, const S* m, std::int64_t ldm, std::int64_t
   }
 }
 
-// scratch: hs * Tp + Tp + T * Hp values
+// R rows of weighted_rows over the same k range at once (R independent chains of sums, each formed in
+// k order as weighted_rows forms it): w[r] + k * w_stride, out[r]
+template <int R, typename S>
+inline void weighted_rows_n(const S* const* w, std::int64_t w_stride, const S* m, std::int64_t ldm, std::int64_t k0,
+                            std::int64_t k1, S* const* out, std::int64_t n_out) {
+  for (std::int64_t n0 = 0; n0 < n_out; n0 += kLanes) {
+    S acc[R][kLanes] = {};
+    for (std::int64_t k = k0; k < k1; ++k) {
+      const S* mk = m + k * ldm + n0;
+      for (int r = 0; r < R; ++r) {
+        const S wk = w[r][k * w_stride];
+        for (std::int64_t l = 0; l < kLanes; ++l) acc[r][l] += wk * mk[l];
+      }
+    }
+    const std::int64_t n = std::min(kLanes, n_out - n0);
+    for (int r = 0; r < R; ++r) {
+      for (std::int64_t l = 0; l < n; ++l) out[r][n0 + l] = acc[r][l];
+    }
+  }
+}
+
+// weighted_rows for rows = count rows (w(r), out(r) give row r's), four at a time
+template <typename S, typename W, typename O>
+inline void weighted_rows_all(std::int64_t count, W w, std::int64_t w_stride, const S* m, std::int64_t ldm,
+                              std::int64_t k0, std::int64_t k1, O out, std::int64_t n_out) {
+  std::int64_t r = 0;
+  for (; r + 4 <= count; r += 4) {
+    const S* ws[4] = {w(r), w(r + 1), w(r + 2), w(r + 3)};
+    S* os[4] = {out(r), out(r + 1), out(r + 2), out(r + 3)};
+    weighted_rows_n<4>(ws, w_stride, m, ldm, k0, k1, os, n_out);
+  }
+  for (; r < count; ++r) weighted_rows(w(r), m, ldm, k0, k1, out(r), n_out, w_stride);
+}
+
+// scratch: hs * Tp + Tp * Tp + T * Hp values
 template <typename S>
 BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, std::int64_t B, std::int64_t nh,
                                             std::int64_t T, std::int64_t hs, S s, S* pp, S* py, S* scratch) {
   const std::int64_t Tp = padded(T), Hp = padded(hs);
-  S *kt = scratch, *dots = kt + hs * Tp, *vp = dots + Tp;
+  S *kt = scratch, *dots = kt + hs * Tp, *vp = dots + Tp * Tp;
   for (std::int64_t b = 0; b < B; ++b) {
     for (std::int64_t h = 0; h < nh; ++h) {
       copy_head(K, b, h, T, hs, true, kt, Tp, hs);   // k^T [hs, Tp]
       copy_head(V, b, h, T, hs, false, vp, Hp, T);   // v [T, Hp]
+      // dots[i, j] = q_i . k_j
+      weighted_rows_all<S>(T, [&](std::int64_t i) { return Q.row(b, h, i); }, 1, kt, Tp, 0, hs,
+                           [&](std::int64_t i) { return dots + i * Tp; }, T);
       for (std::int64_t i = 0; i < T; ++i) {
         S* p = pp + ((b * nh + h) * T + i) * T;
-        weighted_rows(Q.row(b, h, i), kt, Tp, 0, hs, dots, T);  // dots[j] = q_i . k_j
+        const S* dots_i = dots + i * Tp;
         S mx = -std::numeric_limits<S>::infinity();
         for (std::int64_t j = 0; j <= i; ++j) {
-          p[j] = dots[j] * s;
+          p[j] = dots_i[j] * s;
           mx = std::max(mx, p[j]);
         }
         S sum = 0;
@@ -133,8 +170,10 @@ BPN_KERNEL_LOOP void attention_values_backward_loop(Heads<S> DY, Heads<S> V, Hea
       S* dp = pdp + (b * nh + h) * T * T;
       copy_head(V, b, h, T, hs, true, vt, Tp, hs);     // v^T [hs, Tp]
       copy_head(DY, b, h, T, hs, false, dyp, Hp, T);   // dy [T, Hp]
-      for (std::int64_t i = 0; i < T; ++i) weighted_rows(DY.row(b, h, i), vt, Tp, 0, hs, dp + i * T, T);
-      for (std::int64_t j = 0; j < T; ++j) weighted_rows(p + j, dyp, Hp, 0, T, DV.row(b, h, j), hs, T);
+      weighted_rows_all<S>(T, [&](std::int64_t i) { return DY.row(b, h, i); }, 1, vt, Tp, 0, hs,
+                           [&](std::int64_t i) { return dp + i * T; }, T);
+      weighted_rows_all<S>(T, [&](std::int64_t j) { return p + j; }, T, dyp, Hp, 0, T,
+                           [&](std::int64_t j) { return DV.row(b, h, j); }, hs);
     }
   }
 }
@@ -375,7 +414,7 @@ AttentionForward causal_attention_forward(const at::Tensor& q, const at::Tensor&
   f.probs = at::zeros({B, nh, T, T}, q.options());
   f.y = at::empty({B, T, nh * hs}, q.options());
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "causal_attention_forward", [&] {
-    std::vector<scalar_t> scratch(static_cast<std::size_t>((hs + 1) * padded(T) + T * padded(hs)));
+    std::vector<scalar_t> scratch(static_cast<std::size_t>((hs + padded(T)) * padded(T) + T * padded(hs)));
     attention_forward_loop(heads_of<scalar_t>(qc), heads_of<scalar_t>(kc), heads_of<scalar_t>(vc), B, nh, T, hs,
                            static_cast<scalar_t>(scale), f.probs.data_ptr<scalar_t>(), f.y.data_ptr<scalar_t>(),
                            scratch.data());

@@ -86,7 +86,7 @@ std::vector<std::string> model_names() {
   return names;
 }
 
-std::string read(const fs::path& p) {
+std::string read_source(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -165,7 +165,7 @@ TEST(Architecture, NoModelNameIsAStringLiteralOfTheGenericCode) {
   int literals = 0;
   std::vector<Finding> found;
   for (const fs::path& f : files) {
-    for (Finding& x : literals_naming_a_model(f.string(), read(f), names, literals)) found.push_back(std::move(x));
+    for (Finding& x : literals_naming_a_model(f.string(), read_source(f), names, literals)) found.push_back(std::move(x));
   }
   EXPECT_GE(literals, 300) << "the scan found too few string literals";
   EXPECT_TRUE(found.empty()) << "model names in the generic code (they belong in the model's folder):\n"
@@ -177,7 +177,7 @@ TEST(Architecture, NoGenericFileIncludesAModelsFolder) {
   int includes = 0;
   std::vector<Finding> found;
   for (const fs::path& f : generic_files()) {
-    for (Finding& x : includes_of_a_model(f.string(), read(f), names, includes)) found.push_back(std::move(x));
+    for (Finding& x : includes_of_a_model(f.string(), read_source(f), names, includes)) found.push_back(std::move(x));
   }
   EXPECT_GE(includes, 200) << "the scan found too few #include lines";
   EXPECT_TRUE(found.empty()) << "the generic code includes a model's folder (only src/models/registry.cpp may):\n"

@@ -1,0 +1,99 @@
+// The layers' CPU loops (src/layers/transformer.cpp) and the GPT's products on small_gemm
+// (layers::SmallGemmProducts) at shapes that reach every edge of their blocking: more than 16 keys and
+// channels per head (two lane blocks, the second partial), row counts that are not multiples of the
+// 4-row and 8-row blocks. The models' checks run them only at their own shapes.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "kernel/small_gemm.h"
+#include "layers/linear.h"
+#include "layers/transformer.h"
+
+namespace bpn::layers {
+namespace {
+
+at::Tensor loops_draw(at::IntArrayRef shape, std::uint64_t seed, at::ScalarType dtype = at::kDouble) {
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randn(shape, g, at::TensorOptions(at::kDouble)).to(dtype);
+}
+
+void loops_expect_close(const at::Tensor& a, const at::Tensor& b, double tol, const char* what) {
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  const double diff = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+  EXPECT_LE(diff, tol) << what << ": max |loop - tensor ops| " << diff;
+}
+
+// B 2, 3 heads, T 19, hs 21, in float64: the loops against the same formulas as tensor ops
+TEST(CpuLoops, CausalAttentionAgreesWithTheTensorOpsAtOddShapes) {
+  at::NoGradGuard no_grad;
+  const std::int64_t B = 2, nh = 3, T = 19, hs = 21;
+  // q, k, v as views of one [B, T, 3C] projection, as the GPT makes them
+  const at::Tensor qkv = loops_draw({B, T, 3 * nh * hs}, 1);
+  auto heads = [&](std::int64_t i) {
+    return qkv.narrow(-1, i * nh * hs, nh * hs).view({B, T, nh, hs}).transpose(1, 2);
+  };
+  const at::Tensor q = heads(0), k = heads(1), v = heads(2);
+  const double scale = 0.3;
+  const AttentionForward loops = causal_attention_forward(q, k, v, scale, /*keep_scores=*/false);
+  const AttentionForward ops = causal_attention_forward(q, k, v, scale, /*keep_scores=*/true);
+  loops_expect_close(loops.probs, ops.probs, 1e-14, "probs");
+  loops_expect_close(loops.y, ops.y, 1e-13, "y");
+
+  const at::Tensor dy = loops_draw({B, nh, T, hs}, 2), datt = loops_draw({B, nh, T, T}, 3);
+  const ValuesGrads vals = attention_values_backward(dy, ops.probs, v);
+  loops_expect_close(vals.dprobs, dy.matmul(v.transpose(-2, -1)), 1e-13, "dprobs");
+  loops_expect_close(vals.dv, ops.probs.transpose(-2, -1).matmul(dy), 1e-13, "dv");
+  const ScoresGrads qk = attention_scores_backward(datt, q, k, scale);
+  const at::Tensor d = datt.masked_fill(at::ones({T, T}, at::kBool).triu(1), 0.0) * scale;
+  loops_expect_close(qk.dq, d.matmul(k), 1e-13, "dq");
+  loops_expect_close(qk.dk, d.transpose(-2, -1).matmul(q), 1e-13, "dk");
+}
+
+// 21 rows: two blocks of 8 and 5 rows left over
+TEST(CpuLoops, LayerNormAgreesWithTheTensorOpsOverBlocksAndTheRest) {
+  const at::Tensor x = loops_draw({3, 7, 10}, 4).requires_grad_(true), w = loops_draw({10}, 5).requires_grad_(true),
+                   b = loops_draw({10}, 6).requires_grad_(true);
+  const at::Tensor ref = at::layer_norm(x, {10}, w, b, kLayerNormEps);
+  const at::Tensor dout = loops_draw({3, 7, 10}, 7);
+  ref.backward(dout);
+  const at::Tensor grads[] = {x.grad(), w.grad(), b.grad()};
+  at::NoGradGuard no_grad;
+  LayerNormSaved saved;
+  const at::Tensor out = layernorm_forward(x.detach(), w.detach(), b.detach(), &saved);
+  loops_expect_close(out, ref.detach(), 1e-14, "out");
+  const LayerNormGrads g = layernorm_backward(dout, saved.xhat, saved.rstd, w.detach());
+  loops_expect_close(g.dx, grads[0], 1e-13, "dx");
+  loops_expect_close(g.dw, grads[1], 1e-13, "dw");
+  loops_expect_close(g.db, grads[2], 1e-13, "db");
+}
+
+// Under the guard, float32 products are small_gemm's, bit for bit; without it, at::matmul's.
+TEST(SmallGemmProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
+  if (!kernel::have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: the guard leaves every product to at::matmul";
+  at::NoGradGuard no_grad;
+  const std::int64_t M = 15, K = 7, N = 37;  // 15 rows: an 8-row block and 7; 37 columns: 32 and 5
+  const at::Tensor x = loops_draw({3, 5, K}, 8, at::kFloat), W = loops_draw({K, N}, 9, at::kFloat), b = loops_draw({N}, 10, at::kFloat);
+  const at::Tensor dout = loops_draw({3, 5, N}, 11, at::kFloat);
+  at::Tensor product = at::empty({M, N}, at::kFloat), dW = at::empty({K, N}, at::kFloat);
+  kernel::small_gemm(false, M, N, K, x.data_ptr<float>(), K, W.data_ptr<float>(), N, false, product.data_ptr<float>(),
+                     N);
+  kernel::small_gemm(true, K, N, M, x.data_ptr<float>(), K, dout.data_ptr<float>(), N, false, dW.data_ptr<float>(), N);
+  {
+    const SmallGemmProducts guard;
+    EXPECT_TRUE(SmallGemmProducts::active());
+    EXPECT_TRUE(at::equal(linear_forward(x, W, b), (product + b).view({3, 5, N})));
+    EXPECT_TRUE(at::equal(linear_backward(dout, x, W, true).dW, dW));
+    // dx = dout @ W^T: set against float64 (its own rounding, a different product from BLAS's)
+    loops_expect_close(linear_backward(dout, x, W, true).dx, dout.to(at::kDouble).matmul(W.to(at::kDouble).t()), 1e-5,
+                 "dx");
+  }
+  EXPECT_FALSE(SmallGemmProducts::active());
+  EXPECT_TRUE(at::equal(linear_forward(x, W, b), x.matmul(W) + b));
+  EXPECT_TRUE(at::equal(linear_backward(dout, x, W, true).dW, x.reshape({M, K}).t().mm(dout.reshape({M, N}))));
+}
+
+}  // namespace
+}  // namespace bpn::layers
