@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
 #ifdef BPNINJA_HAVE_LLMC
   benchmark::AddCustomContext("llm.c", "train_gpt2.c built from BPNINJA_LLMC_DIR (BM_GPTStepLlmc)");
 #else
-  std::cerr << "bench_step: llm.c was not found at configure time (-DBPNINJA_LLMC_DIR=...): BM_GPTStepLlmc is left out\n";
+  std::cerr
+      << "bench_step: llm.c was not found at configure time (-DBPNINJA_LLMC_DIR=...): BM_GPTStepLlmc is left out\n";
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -14,8 +14,8 @@ thread_local bool small_gemm_products = false;
 // Whether the products of x (and the other operands) go through small_gemm: asked for, float32 on the
 // CPU, outside autograd, on a CPU where small_gemm runs its AVX-512 blocks.
 bool small_products(std::initializer_list<at::Tensor> ts) {
-  return small_gemm_products && kernel::have_small_gemm() && cpu_loops(ts) &&
-         ts.begin()->scalar_type() == at::kFloat && no_autograd(*ts.begin());
+  return small_gemm_products && kernel::have_small_gemm() && cpu_loops(ts) && ts.begin()->scalar_type() == at::kFloat &&
+         no_autograd(*ts.begin());
 }
 // C [M, N] = op(A) @ B for contiguous float32 A ([M, K], or [K, M] with a_transposed) and B [K, N]
 at::Tensor small_product(bool a_transposed, const at::Tensor& A, const at::Tensor& B) {

@@ -113,11 +113,12 @@ BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, 
   S *kt = scratch, *dots = kt + hs * Tp, *vp = dots + Tp * Tp;
   for (std::int64_t b = 0; b < B; ++b) {
     for (std::int64_t h = 0; h < nh; ++h) {
-      copy_head(K, b, h, T, hs, true, kt, Tp, hs);   // k^T [hs, Tp]
-      copy_head(V, b, h, T, hs, false, vp, Hp, T);   // v [T, Hp]
+      copy_head(K, b, h, T, hs, true, kt, Tp, hs);  // k^T [hs, Tp]
+      copy_head(V, b, h, T, hs, false, vp, Hp, T);  // v [T, Hp]
       // dots[i, j] = q_i . k_j
-      weighted_rows_all<S>(T, [&](std::int64_t i) { return Q.row(b, h, i); }, 1, kt, Tp, 0, hs,
-                           [&](std::int64_t i) { return dots + i * Tp; }, T);
+      weighted_rows_all<S>(
+          T, [&](std::int64_t i) { return Q.row(b, h, i); }, 1, kt, Tp, 0, hs,
+          [&](std::int64_t i) { return dots + i * Tp; }, T);
       for (std::int64_t i = 0; i < T; ++i) {
         S* p = pp + ((b * nh + h) * T + i) * T;
         const S* dots_i = dots + i * Tp;
@@ -140,8 +141,8 @@ BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, 
 // scratch: T * Hp * 2 + T * T values
 template <typename S>
 BPN_KERNEL_LOOP void attention_scores_backward_loop(Heads<S> Q, Heads<S> K, Heads<S> DQ, Heads<S> DK, std::int64_t B,
-                                                    std::int64_t nh, std::int64_t T, std::int64_t hs, const S* pd,
-                                                    S s, S* scratch) {
+                                                    std::int64_t nh, std::int64_t T, std::int64_t hs, const S* pd, S s,
+                                                    S* scratch) {
   const std::int64_t Hp = padded(hs);
   S *kp = scratch, *qp = kp + T * Hp, *d = qp + T * Hp;
   for (std::int64_t b = 0; b < B; ++b) {
@@ -168,12 +169,14 @@ BPN_KERNEL_LOOP void attention_values_backward_loop(Heads<S> DY, Heads<S> V, Hea
     for (std::int64_t h = 0; h < nh; ++h) {
       const S* p = pp + (b * nh + h) * T * T;
       S* dp = pdp + (b * nh + h) * T * T;
-      copy_head(V, b, h, T, hs, true, vt, Tp, hs);     // v^T [hs, Tp]
-      copy_head(DY, b, h, T, hs, false, dyp, Hp, T);   // dy [T, Hp]
-      weighted_rows_all<S>(T, [&](std::int64_t i) { return DY.row(b, h, i); }, 1, vt, Tp, 0, hs,
-                           [&](std::int64_t i) { return dp + i * T; }, T);
-      weighted_rows_all<S>(T, [&](std::int64_t j) { return p + j; }, T, dyp, Hp, 0, T,
-                           [&](std::int64_t j) { return DV.row(b, h, j); }, hs);
+      copy_head(V, b, h, T, hs, true, vt, Tp, hs);    // v^T [hs, Tp]
+      copy_head(DY, b, h, T, hs, false, dyp, Hp, T);  // dy [T, Hp]
+      weighted_rows_all<S>(
+          T, [&](std::int64_t i) { return DY.row(b, h, i); }, 1, vt, Tp, 0, hs,
+          [&](std::int64_t i) { return dp + i * T; }, T);
+      weighted_rows_all<S>(
+          T, [&](std::int64_t j) { return p + j; }, T, dyp, Hp, 0, T, [&](std::int64_t j) { return DV.row(b, h, j); },
+          hs);
     }
   }
 }
@@ -338,14 +341,13 @@ BPN_KERNEL_LOOP void gelu_inner_loop(const T* __restrict x, T* __restrict u, std
   for (std::int64_t i = 0; i < n; ++i) u[i] = c * (x[i] + a * x[i] * x[i] * x[i]);
 }
 template <typename T>
-BPN_KERNEL_LOOP void gelu_output_loop(const T* __restrict x, const T* __restrict t, T* __restrict out,
-                                      std::int64_t n) {
+BPN_KERNEL_LOOP void gelu_output_loop(const T* __restrict x, const T* __restrict t, T* __restrict out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * x[i] * (T(1) + t[i]);
 }
 
 template <typename T>
-BPN_KERNEL_LOOP void gelu_backward_loop(const T* __restrict d, const T* __restrict x, const T* __restrict t, T* __restrict out,
-                                        std::int64_t n) {
+BPN_KERNEL_LOOP void gelu_backward_loop(const T* __restrict d, const T* __restrict x, const T* __restrict t,
+                                        T* __restrict out, std::int64_t n) {
   const T c = static_cast<T>(kGeluC), a = static_cast<T>(3.0 * 0.044715);
   for (std::int64_t i = 0; i < n; ++i) {
     out[i] = d[i] * (T(0.5) * (T(1) + t[i]) + T(0.5) * x[i] * (T(1) - t[i] * t[i]) * c * (T(1) + a * x[i] * x[i]));

@@ -165,7 +165,8 @@ TEST(Architecture, NoModelNameIsAStringLiteralOfTheGenericCode) {
   int literals = 0;
   std::vector<Finding> found;
   for (const fs::path& f : files) {
-    for (Finding& x : literals_naming_a_model(f.string(), read_source(f), names, literals)) found.push_back(std::move(x));
+    for (Finding& x : literals_naming_a_model(f.string(), read_source(f), names, literals))
+      found.push_back(std::move(x));
   }
   EXPECT_GE(literals, 300) << "the scan found too few string literals";
   EXPECT_TRUE(found.empty()) << "model names in the generic code (they belong in the model's folder):\n"

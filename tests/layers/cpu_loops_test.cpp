@@ -75,7 +75,8 @@ TEST(SmallGemmProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
   if (!kernel::have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: the guard leaves every product to at::matmul";
   at::NoGradGuard no_grad;
   const std::int64_t M = 15, K = 7, N = 37;  // 15 rows: an 8-row block and 7; 37 columns: 32 and 5
-  const at::Tensor x = loops_draw({3, 5, K}, 8, at::kFloat), W = loops_draw({K, N}, 9, at::kFloat), b = loops_draw({N}, 10, at::kFloat);
+  const at::Tensor x = loops_draw({3, 5, K}, 8, at::kFloat), W = loops_draw({K, N}, 9, at::kFloat),
+                   b = loops_draw({N}, 10, at::kFloat);
   const at::Tensor dout = loops_draw({3, 5, N}, 11, at::kFloat);
   at::Tensor product = at::empty({M, N}, at::kFloat), dW = at::empty({K, N}, at::kFloat);
   kernel::small_gemm(false, M, N, K, x.data_ptr<float>(), K, W.data_ptr<float>(), N, false, product.data_ptr<float>(),
@@ -88,7 +89,7 @@ TEST(SmallGemmProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
     EXPECT_TRUE(at::equal(linear_backward(dout, x, W, true).dW, dW));
     // dx = dout @ W^T: set against float64 (its own rounding, a different product from BLAS's)
     loops_expect_close(linear_backward(dout, x, W, true).dx, dout.to(at::kDouble).matmul(W.to(at::kDouble).t()), 1e-5,
-                 "dx");
+                       "dx");
   }
   EXPECT_FALSE(SmallGemmProducts::active());
   EXPECT_TRUE(at::equal(linear_forward(x, W, b), x.matmul(W) + b));
