@@ -2,7 +2,8 @@
 //   BM_StepManual    fused forward + hand-derived backward + SGD update, no autograd
 //   BM_StepAutograd  the same forward, loss.backward(), the same update
 //   BM_StepKernel    the same step on raw memory (kernel/mlp_kernel.h): what `train` runs
-//   BM_ProductBlas/N, BM_ProductSmallGemm/N  the kernel's six products through OpenBLAS and small_gemm
+//   BM_Product{Blas,Libxsmm,Blis,Chosen}/N, BM_GPTProduct{Blas,Libxsmm,Blis}/N  the MLP kernel's and the
+//                    GPT's six products through each library (kernel/products.h chooses)
 //   BM_GPTStepManual / BM_GPTStepAutograd  makemore's Transformer: manual backward + AdamW by hand vs
 //                    loss.backward() + torch::optim::AdamW (4 layers, 4 heads, 64 channels, batch 32)
 //   BM_GPTStepLlmc   karpathy/llm.c's train_gpt2.c (its CPU reference, built with its own flags from
@@ -25,13 +26,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <vector>
 
 #include "data/dataset.h"
 #include "data/sequences.h"
 #include "kernel/mlp_kernel.h"
-#include "kernel/small_gemm.h"
+#include "kernel/products.h"
 #include "models/gpt/trainer.h"
 #include "models/mlp/trainer.h"
 #include "models/rnn/trainer.h"
@@ -40,6 +42,10 @@
 #include "util/threads.h"
 #ifdef BPNINJA_HAVE_LLMC
 #include "llmc_step.h"
+#endif
+#ifdef BPNINJA_HAVE_BLIS
+#include <blis.h>
+#include <dlfcn.h>
 #endif
 
 namespace {
@@ -168,10 +174,11 @@ void BM_GRUStepManual(benchmark::State& st) { BM_RecurrentStepManual<bpn::models
 void BM_GRUStepAutograd(benchmark::State& st) { BM_RecurrentStepAutograd<bpn::models::Cell::kGru>(st); }
 
 // The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes), each
-// through OpenBLAS (blas_gemm) and, with AVX-512, through small_gemm (A @ B^T through
-// small_gemm_b_transposed, as the kernel forms it):
-//   build/release/bench/bench_step --benchmark_filter=BM_Product --benchmark_repetitions=5
-//       --benchmark_report_aggregates_only=true
+// through OpenBLAS (blas_gemm), libxsmm's JIT kernels (kernel::product_with; A @ B^T as A @ (B^T) with
+// B transposed first), BLIS where it was found at configure time (libblis-dev, one thread), and the
+// library kernel/products.h chooses on this CPU (BM_ProductChosen, what the kernel runs):
+//   build/release/bench/bench_step --benchmark_filter=Product --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 struct Product {
   const char* name;
   bool ta, tb;
@@ -198,41 +205,93 @@ constexpr Product kGPTProducts[] = {
     {"dW mlp.c_proj = gelu^T @ dmlp_out [256x64x512]", true, false, 256, 64, 512, 0.0f},
 };
 
-void run_product(benchmark::State& st, bool small, const Product* table = kProducts) {
+enum class Library { kOpenBlas, kLibxsmm, kBlis, kChosen };
+
+#ifdef BPNINJA_HAVE_BLIS
+// BLIS is opened with RTLD_LOCAL, never linked: libblis.so.4 also exports the BLAS interface (sgemm_, ...),
+// and linked ahead of libblas.so.3 it took the place of OpenBLAS for LibTorch and blas_gemm in this
+// process (BM_ProductBlas and BM_StepAutograd ran on BLIS's generic kernels, 10x slower). One thread.
+decltype(&bli_sgemm) blis_sgemm() {
+  static const auto sgemm = [] {
+    void* blis = dlopen("libblis.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (blis == nullptr) return static_cast<decltype(&bli_sgemm)>(nullptr);
+    if (auto* threads =
+            reinterpret_cast<decltype(&bli_thread_set_num_threads)>(dlsym(blis, "bli_thread_set_num_threads")))
+      threads(1);
+    return reinterpret_cast<decltype(&bli_sgemm)>(dlsym(blis, "bli_sgemm"));
+  }();
+  return sgemm;
+}
+#endif
+
+void run_product(benchmark::State& st, Library lib, const Product* table = kProducts) {
   const Product& p = table[st.range(0)];
-  if (small && !bpn::kernel::have_small_gemm()) {
-    st.SkipWithError("small_gemm runs plain loops here (no AVX-512)");
+  const bpn::kernel::ProductShape shape{p.ta, p.tb, p.M, p.N, p.K, p.beta != 0.0f};
+  if (lib == Library::kLibxsmm && bpn::kernel::libxsmm_target() == "none") {
+    st.SkipWithError("built without libxsmm (libxsmm-dev)");
     return;
   }
   std::vector<float> A(static_cast<std::size_t>(p.M * p.K), 0.5f), B(static_cast<std::size_t>(p.K * p.N), 0.25f),
       C(static_cast<std::size_t>(p.M * p.N), 0.0f);
+  std::function<void()> product;
+  switch (lib) {
+    case Library::kOpenBlas:
+      product = [&] { bpn::kernel::blas_gemm(p.ta, p.tb, p.M, p.N, p.K, A.data(), B.data(), p.beta, C.data()); };
+      break;
+    case Library::kLibxsmm:
+      product = [&] {
+        bpn::kernel::product_with(bpn::kernel::ProductLibrary::kLibxsmm, shape, A.data(), B.data(), C.data());
+      };
+      break;
+    case Library::kChosen:
+      product = [&] { bpn::kernel::product(shape, A.data(), B.data(), C.data()); };
+      break;
+    case Library::kBlis:
+#ifdef BPNINJA_HAVE_BLIS
+      if (blis_sgemm() == nullptr) {
+        st.SkipWithError("libblis.so.4 could not be opened");
+        return;
+      }
+      product = [&] {
+        float alpha = 1.0f, beta = p.beta;
+        // row-major operands as BLIS's general strides: op(A) is [M, K], B^T read through B's strides
+        blis_sgemm()(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p.M, p.N, p.K, &alpha, A.data(), p.ta ? 1 : p.K,
+                     p.ta ? p.M : 1, B.data(), p.tb ? 1 : p.N, p.tb ? p.K : 1, &beta, C.data(), p.N, 1);
+      };
+#else
+      st.SkipWithError("built without BLIS (libblis-dev)");
+      return;
+#endif
+      break;
+  }
   for (auto _ : st) {
-    if (small && p.tb) {  // A @ B^T as the kernel forms it: (B @ A^T)^T, two transposes around small_gemm
-      bpn::kernel::small_gemm_b_transposed(p.M, p.N, p.K, A.data(), B.data(), C.data());
-    } else if (small) {
-      bpn::kernel::small_gemm(p.ta, p.M, p.N, p.K, A.data(), p.ta ? p.M : p.K, B.data(), p.N, p.beta != 0.0f, C.data(),
-                              p.N);
-    } else {
-      bpn::kernel::blas_gemm(p.ta, p.tb, p.M, p.N, p.K, A.data(), B.data(), p.beta, C.data());
-    }
+    product();
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
-  st.SetLabel(p.name);
+  st.SetLabel(lib == Library::kChosen
+                  ? std::string(p.name) + " on " + bpn::kernel::library_name(bpn::kernel::choose_library(shape))
+                  : std::string(p.name));
   st.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * static_cast<double>(p.M * p.N * p.K), benchmark::Counter::kIsIterationInvariantRate,
                          benchmark::Counter::kIs1000);
 }
 
-void BM_ProductBlas(benchmark::State& st) { run_product(st, false); }
-void BM_ProductSmallGemm(benchmark::State& st) { run_product(st, true); }
-void BM_GPTProductBlas(benchmark::State& st) { run_product(st, false, kGPTProducts); }
-void BM_GPTProductSmallGemm(benchmark::State& st) { run_product(st, true, kGPTProducts); }
+void BM_ProductBlas(benchmark::State& st) { run_product(st, Library::kOpenBlas); }
+void BM_ProductLibxsmm(benchmark::State& st) { run_product(st, Library::kLibxsmm); }
+void BM_ProductBlis(benchmark::State& st) { run_product(st, Library::kBlis); }
+void BM_ProductChosen(benchmark::State& st) { run_product(st, Library::kChosen); }
+void BM_GPTProductBlas(benchmark::State& st) { run_product(st, Library::kOpenBlas, kGPTProducts); }
+void BM_GPTProductLibxsmm(benchmark::State& st) { run_product(st, Library::kLibxsmm, kGPTProducts); }
+void BM_GPTProductBlis(benchmark::State& st) { run_product(st, Library::kBlis, kGPTProducts); }
 
 BENCHMARK(BM_ProductBlas)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ProductLibxsmm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ProductBlis)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ProductChosen)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GPTProductBlas)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_GPTProductSmallGemm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTProductLibxsmm)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GPTProductBlis)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepManual)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepAutograd)->Unit(benchmark::kMicrosecond);
@@ -269,6 +328,7 @@ int main(int argc, char** argv) {
   std::cerr
       << "bench_step: llm.c was not found at configure time (-DBPNINJA_LLMC_DIR=...): BM_GPTStepLlmc is left out\n";
 #endif
+  benchmark::AddCustomContext("libxsmm", bpn::kernel::libxsmm_target());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -26,6 +26,8 @@ packages=(
   libtorch-dev            # LibTorch 1.13.1, CPU
   libopenblas0-openmp     # optimized BLAS: without it LibTorch falls back to the reference BLAS (~3x slower)
   libgtest-dev libgmock-dev libbenchmark-dev
+  libxsmm-dev libblis-dev # small-matrix products measured against small_gemm (bench: BM_Product*); BLIS also
+                          # offers libblas.so.3 (priority 80), below OpenBLAS's 95, so LibTorch keeps OpenBLAS
   nlohmann-json3-dev libcli11-dev
   librapidcheck-dev       # property-based gradient sweeps
   gnuplot-nox             # the loss-curve plot of `bpninja train`

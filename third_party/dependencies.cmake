@@ -33,6 +33,19 @@ else()
   message(STATUS "training kernel: no system BLAS found; its matmuls use at::mm_out")
 endif()
 
+# libxsmm (libxsmm-dev 1.17: a static library and its header) JITs the small products of the MLP's
+# kernel and of the GPT (src/kernel/products.h); its BLAS fallback symbols resolve to the BLAS above.
+# Without it, those products run on that BLAS.
+find_path(BPNINJA_LIBXSMM_INCLUDE libxsmm.h)
+find_library(BPNINJA_LIBXSMM_LIBRARY NAMES libxsmm.a xsmm)
+if(BPNINJA_LIBXSMM_INCLUDE AND BPNINJA_LIBXSMM_LIBRARY AND BPNINJA_BLAS_LIBRARY)
+  find_package(Threads REQUIRED)
+  message(STATUS "products: libxsmm from ${BPNINJA_LIBXSMM_LIBRARY}")
+else()
+  set(BPNINJA_LIBXSMM_LIBRARY "")
+  message(STATUS "products: no libxsmm (libxsmm-dev, with a system BLAS): every product runs on the BLAS")
+endif()
+
 # glibc's vector math library (libmvec, glibc >= 2.35: Debian 12 and 13) gives the training kernel a
 # vectorized tanhf without a tensor or a dispatch; without it the kernel calls at::tanh_out.
 find_library(BPNINJA_MVEC_LIBRARY NAMES mvec)

@@ -135,10 +135,7 @@ double mean_loss(const model::Params& p, const at::Tensor& bnmean, const at::Ten
     batchnorm_inference(hprebn.data(), p.bngain.data_ptr<float>(), mean.data_ptr<float>(), inv.data(),
                         p.bnbias.data_ptr<float>(), m, s.H, h.data());  // hpreact
     vector_tanh(h.data(), h.data(), m * s.H);                           // h = tanh(hpreact), in place
-    for (std::int64_t r = 0; r < m; ++r) {
-      std::memcpy(logits.data() + r * s.V, p.b2.data_ptr<float>(), sizeof(float) * s.V);
-    }
-    blas_gemm(false, false, m, s.V, s.H, h.data(), p.W2.data_ptr<float>(), 1.0f, logits.data());
+    linear_rows(h.data(), p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), m, s.H, s.V, logits.data());
     // loss_r = log(sum_j exp(logits_rj - max_r)) + max_r - logits_r[Y_r], as the training step's
     total += cross_entropy_rows(logits.data(), y + i, m, s.V, e.data(), row_max.data(), row_sum.data());
   }

@@ -1,6 +1,6 @@
 // The MLP's evaluation on raw memory (issue 14): BatchNorm's statistics over the training split after
 // training, and the mean cross-entropy of a split with those statistics fixed, in chunks of rows, with
-// OpenBLAS's products (small_gemm measured no faster at 512 rows) and libmvec's tanhf/expf.
+// the training kernel's products (kernel/products.h) and libmvec's tanhf/expf.
 // `train --path kernel` (the default) reports its losses from these; the tensor-op versions
 // (train::calibrate_batchnorm, train::split_loss) stay as the reference, for `--path ops` and for the tests, which hold
 // the two to the verdict rule against the same computation in float64 (tests/kernel/mlp_eval_test.cpp).

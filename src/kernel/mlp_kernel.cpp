@@ -6,42 +6,12 @@
 #include <vector>
 
 #include "kernel/loop_clones.h"
-#include "kernel/small_gemm.h"
+#include "kernel/products.h"
 #include "kernel/vector_math.h"
 #include "models/mlp/config.h"
 #include "util/errors.h"
 
 namespace bpn::kernel {
-
-#ifdef BPNINJA_HAVE_BLAS
-// The Fortran BLAS interface of libblas.so.3 (LP64), the library LibTorch's own matmuls call.
-extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-                       const float* beta, float* c, const int* ldc);
-#endif
-
-// BLAS is column-major: it computes C^T = op(B)^T op(A)^T, so sgemm_ gets the operands swapped.
-void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
-               float beta, float* C) {
-#ifdef BPNINJA_HAVE_BLAS
-  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
-  const int lda = static_cast<int>(tb ? K : N), ldb = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
-  const float alpha = 1.0f;
-  sgemm_(tb ? "T" : "N", ta ? "T" : "N", &m, &n, &k, &alpha, B, &lda, A, &ldb, &beta, C, &ldc);
-#else
-  const auto f = at::TensorOptions().dtype(at::kFloat);
-  const at::Tensor a =
-      ta ? at::from_blob(const_cast<float*>(A), {K, M}, f).t() : at::from_blob(const_cast<float*>(A), {M, K}, f);
-  const at::Tensor b =
-      tb ? at::from_blob(const_cast<float*>(B), {N, K}, f).t() : at::from_blob(const_cast<float*>(B), {K, N}, f);
-  at::Tensor c = at::from_blob(C, {M, N}, f);
-  if (beta == 0.0f) {
-    at::mm_out(c, a, b);
-  } else {
-    c.addmm_(a, b);
-  }
-#endif
-}
 
 namespace {
 
@@ -51,23 +21,6 @@ void tanh_forward(const at::Tensor& x, at::Tensor& y) {
     vector_tanh(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
   } else {
     at::tanh_out(y, x);
-  }
-}
-
-// With AVX-512, the products whose B is row-major and at most 32 columns wide (one panel of
-// small_gemm's) go to small_gemm (kernel/small_gemm.h), and so do A @ B^T with at most 32 rows (formed
-// as (B @ A^T)^T, one panel again); the rest to blas_gemm. That is where each measured faster
-// (`bench_step --benchmark_filter=BM_Product`, docs/performance.md): h @ W2 and h^T @ dlogits, 27 wide, 3.4
-// and 4.0 us against OpenBLAS's 5.9 and 5.4; dlogits @ W2^T and dhprebn @ W1^T 4.3 and 3.9 against 6.2
-// and 4.5; the 200-wide ones with B row-major 4.2 and 4.0 against 3.8 and 2.9.
-void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float beta,
-          float* C) {
-  if (!tb && N <= 32 && (beta == 0.0f || beta == 1.0f) && have_small_gemm()) {
-    small_gemm(ta, M, N, K, A, ta ? M : K, B, N, beta != 0.0f, C, N);
-  } else if (tb && !ta && M <= 32 && beta == 0.0f && have_small_gemm()) {
-    small_gemm_b_transposed(M, N, K, A, B, C);
-  } else {
-    blas_gemm(ta, tb, M, N, K, A, B, beta, C);
   }
 }
 
@@ -85,8 +38,8 @@ void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int6
 // See docs/derivations.md#logits_backward
 void linear_backward(const float* dout, const float* x, const float* W, std::int64_t n, std::int64_t in,
                      std::int64_t out, float* dx, float* dW) {
-  gemm(/*ta=*/true, /*tb=*/false, in, out, n, x, dout, 0.0f, dW);          // [in, n] @ [n, out]
-  if (dx) gemm(/*ta=*/false, /*tb=*/true, n, in, out, dout, W, 0.0f, dx);  // [n, out] @ [out, in]
+  product({/*ta=*/true, /*tb=*/false, in, out, n, /*accumulate=*/false}, x, dout, dW);          // [in, n] @ [n, out]
+  if (dx) product({/*ta=*/false, /*tb=*/true, n, in, out, /*accumulate=*/false}, dout, W, dx);  // [n, out] @ [out, in]
 }
 
 // The loops below run row by row (contiguous, vectorizable) with per-column sums in double, compiled
@@ -216,13 +169,19 @@ void require_kernel_params(const model::Params& p, const std::string& who) {
   }
 }
 
+void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
+                 float* y) {
+  product({false, false, m, out, in, /*accumulate=*/false}, x, W, y);
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < out; ++j) y[i * out + j] += b[j];
+  }
+}
+
 void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
   const std::int64_t E = p.C.size(1), TE = p.W1.size(0), H = p.W1.size(1);
   const float* C = p.C.data_ptr<float>();
   for (std::int64_t r = 0; r < m * (TE / E); ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);
-  const float* b1 = p.b1.data_ptr<float>();
-  for (std::int64_t i = 0; i < m; ++i) std::memcpy(hprebn + i * H, b1, sizeof(float) * H);
-  gemm(false, false, m, H, TE, embcat, p.W1.data_ptr<float>(), 1.0f, hprebn);  // embcat @ W1 + b1
+  linear_rows(embcat, p.W1.data_ptr<float>(), p.b1.data_ptr<float>(), m, TE, H, hprebn);  // embcat @ W1 + b1
 }
 
 double cross_entropy_rows(const float* logits, const std::int64_t* Y, std::int64_t m, std::int64_t V, float* e,
@@ -325,9 +284,7 @@ float MlpStepKernel::run(model::Params& p, float lr) {
                       var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
                       hpreact_.data_ptr<float>());
   tanh_forward(hpreact_, h_);
-  const float* b2 = p.b2.data_ptr<float>();
-  for (std::int64_t i = 0; i < n; ++i) std::memcpy(logits + i * V, b2, sizeof(float) * V);
-  gemm(false, false, n, V, H, h, p.W2.data_ptr<float>(), 1.0f, logits);  // h @ W2 + b2
+  linear_rows(h, p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), n, H, V, logits);  // h @ W2 + b2
   // softmax and cross-entropy: probs = exp(logits - rowmax), then each row's sum (in double) normalises it
   double* row_sum = row_sum_.data_ptr<double>();
   const double loss = cross_entropy_rows(logits, Y, n, V, probs, row_max_.data_ptr<float>(), row_sum);

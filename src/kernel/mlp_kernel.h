@@ -1,7 +1,7 @@
 // The MLP's training step on raw memory (issue 14): one workspace allocated once, the fused forward,
 // the closed-form backward and the SGD update in a few passes over contiguous float32 arrays, the six
-// matmuls through kernel/small_gemm.h (AVX-512) or the BLAS LibTorch links (its sgemm_, no dispatcher
-// in between). The step's arrays are allocated once; per step only the batch's indices are drawn as a
+// matmuls through kernel/products.h (libxsmm's JIT kernels or the BLAS LibTorch links, per product and
+// instruction set). The step's arrays are allocated once; per step only the batch's indices are drawn as a
 // tensor (at::randint, as the tensor-op path draws them, so that both paths see the same batches).
 //
 // Chain of trust: autograd verifies the tensor-op backward (model/backward.h, `check`); the kernel is
@@ -53,15 +53,13 @@ struct KernelTable {
 
 const KernelTable& kernel_functions();
 
-// Row-major C[M, N] = op(A) @ op(B) + beta * C through the BLAS LibTorch links (its sgemm_; at::mm where
-// the build found none), op(A) [M, K] (A stored [K, M] when ta), op(B) [K, N] (B stored [N, K] when tb).
-// The kernel's products that small_gemm does not take go here; bench_step times both.
-void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
-               float beta, float* C);
-
 // Pieces of the forward shared by the step and the evaluation (kernel/mlp_eval.h):
 // Throws InputError unless every parameter is float32, contiguous and on the CPU (`who`: the caller).
 void require_kernel_params(const model::Params& p, const std::string& who);
+// y [m, out] = x [m, in] @ W [in, out] + b [out]: the product rounded first (kernel/products.h), b added
+// after it, as x.matmul(W) + b does (so the kernel's forward is autograd's where the products agree).
+void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
+                 float* y);
 // For m rows of contexts X [m, T]: embcat = C[X] flattened [m, T*E], hprebn = embcat @ W1 + b1 [m, H].
 void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn);
 // Softmax cross-entropy of m rows of logits [m, V] with targets Y: e = exp(logits - row_max) [m, V]

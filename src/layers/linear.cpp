@@ -2,34 +2,34 @@
 
 #include <cmath>
 
-#include "kernel/small_gemm.h"
+#include "kernel/products.h"
 #include "layers/cpu_loops.h"
 #include "util/threads.h"
 
 namespace bpn::layers {
 
 namespace {
-thread_local bool small_gemm_products = false;
+thread_local bool kernel_products = false;
 
-// Whether the products of x (and the other operands) go through small_gemm: asked for, float32 on the
-// CPU, outside autograd, on a CPU where small_gemm runs its AVX-512 blocks.
+// Whether the products of x (and the other operands) go through kernel::product: asked for, float32 on
+// the CPU, outside autograd, on a CPU where libxsmm runs its AVX-512 kernels.
 bool small_products(std::initializer_list<at::Tensor> ts) {
-  return small_gemm_products && kernel::have_small_gemm() && cpu_loops(ts) && ts.begin()->scalar_type() == at::kFloat &&
+  return kernel_products && kernel::libxsmm_avx512() && cpu_loops(ts) && ts.begin()->scalar_type() == at::kFloat &&
          no_autograd(*ts.begin());
 }
 // C [M, N] = op(A) @ B for contiguous float32 A ([M, K], or [K, M] with a_transposed) and B [K, N]
 at::Tensor small_product(bool a_transposed, const at::Tensor& A, const at::Tensor& B) {
   const std::int64_t M = a_transposed ? A.size(1) : A.size(0), K = B.size(0), N = B.size(1);
   at::Tensor C = at::empty({M, N}, B.options());
-  kernel::small_gemm(a_transposed, M, N, K, A.data_ptr<float>(), A.size(1), B.data_ptr<float>(), N, false,
-                     C.data_ptr<float>(), N);
+  kernel::product({a_transposed, /*tb=*/false, M, N, K, /*accumulate=*/false}, A.data_ptr<float>(), B.data_ptr<float>(),
+                  C.data_ptr<float>());
   return C;
 }
 }  // namespace
 
-SmallGemmProducts::SmallGemmProducts() : previous_(small_gemm_products) { small_gemm_products = true; }
-SmallGemmProducts::~SmallGemmProducts() { small_gemm_products = previous_; }
-bool SmallGemmProducts::active() { return small_gemm_products; }
+KernelProducts::KernelProducts() : previous_(kernel_products) { kernel_products = true; }
+KernelProducts::~KernelProducts() { kernel_products = previous_; }
+bool KernelProducts::active() { return kernel_products; }
 
 at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
   if (!small_products({x, W})) return b.defined() ? x.matmul(W) + b : x.matmul(W);

@@ -8,19 +8,19 @@
 namespace bpn::layers {
 
 // Which products linear_forward and linear_backward form, for the thread that holds the guard: while a
-// SmallGemmProducts is alive, float32 products on the CPU outside autograd run through
-// kernel::small_gemm on CPUs with AVX-512 (about twice OpenBLAS's speed at the GPT's shapes, `bench_step
-// --benchmark_filter=GPTProduct`); otherwise, and always on other CPUs, through at::matmul. small_gemm's
-// product is correctly computed with its own rounding, not OpenBLAS's, so rows that were bit-exact
-// against autograd's products no longer are: the GPT opts in for its whole forward and backward (the
-// ledger records its rows that way); the WaveNet and the recurrent models keep at::matmul, and with it
-// their bit-exact rows.
-class SmallGemmProducts {
+// KernelProducts is alive, float32 products on the CPU outside autograd run through kernel::product
+// (libxsmm's JIT kernels) where libxsmm runs AVX-512 kernels (about twice OpenBLAS's speed at the GPT's
+// shapes, `bench_step --benchmark_filter=GPTProduct`); otherwise, and always on other CPUs, through
+// at::matmul. libxsmm's product is correctly computed with its own rounding, not OpenBLAS's, so rows that
+// were bit-exact against autograd's products no longer are: the GPT opts in for its whole forward and
+// backward (the ledger records its rows that way); the WaveNet and the recurrent models keep at::matmul,
+// and with it their bit-exact rows.
+class KernelProducts {
  public:
-  SmallGemmProducts();
-  ~SmallGemmProducts();
-  SmallGemmProducts(const SmallGemmProducts&) = delete;
-  SmallGemmProducts& operator=(const SmallGemmProducts&) = delete;
+  KernelProducts();
+  ~KernelProducts();
+  KernelProducts(const KernelProducts&) = delete;
+  KernelProducts& operator=(const KernelProducts&) = delete;
   static bool active();
 
  private:
@@ -33,7 +33,7 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Te
 
 // Forward: out = x @ W + b
 // Local:   dx = dout @ W^T; dW = x^T @ dout (over every leading index); db = dout summed over them
-// (the products as SmallGemmProducts says)
+// (the products as KernelProducts says)
 LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& W, bool bias);
 
 class Linear : public Layer {

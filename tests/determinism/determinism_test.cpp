@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,9 +30,12 @@ struct Training {
   std::string arch;
   int steps;                       // even: the resumed run stops at steps / 2
   std::vector<std::string> model;  // model options (small where the default would be slow)
+  std::string libxsmm_target;      // LIBXSMM_TARGET for the runs: the products' choice of another CPU
+                                   // (kernel/products.h); empty: this CPU's own
+  std::string name() const { return libxsmm_target.empty() ? arch : arch + "_libxsmm_" + libxsmm_target; }
 };
 
-std::ostream& operator<<(std::ostream& os, const Training& t) { return os << t.arch; }
+std::ostream& operator<<(std::ostream& os, const Training& t) { return os << t.name(); }
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -70,11 +74,20 @@ class Determinism : public ::testing::TestWithParam<Training> {
   }
 
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("bpninja_determinism_" + GetParam().arch);
+    dir_ = fs::temp_directory_path() / ("bpninja_determinism_" + GetParam().name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    if (!GetParam().libxsmm_target.empty()) {
+      // AVX2 kernels (hsw) run on any CPU with AVX2 and FMA; the child processes inherit the variable
+      if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        GTEST_SKIP() << "no AVX2 and FMA here: libxsmm's hsw kernels cannot run";
+      setenv("LIBXSMM_TARGET", GetParam().libxsmm_target.c_str(), 1);
+    }
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    if (!GetParam().libxsmm_target.empty()) unsetenv("LIBXSMM_TARGET");
+    fs::remove_all(dir_);
+  }
 
   fs::path dir_;
 };
@@ -97,11 +110,16 @@ TEST_P(Determinism, WeightsAreIdenticalAcrossThreadCountsRerunsAndResume) {
 }
 
 // Steps enough that every piece of each step (and the MLP's learning-rate decay) has run on both
-// thread counts; the MLP at a width where its products are split by OpenBLAS when it may.
+// thread counts; the MLP at a width where its products are split by OpenBLAS when it may. The MLP and
+// the GPT once more with the products an AVX2 CPU chooses (libxsmm's hsw kernels where products.h
+// says, OpenBLAS for the rest; the GPT's all on OpenBLAS), whatever this CPU has beyond AVX2.
 INSTANTIATE_TEST_SUITE_P(Models, Determinism,
-                         ::testing::Values(Training{"mlp", 400, {"--decay-step", "300"}}, Training{"wavenet", 100, {}},
-                                           Training{"gpt", 10, {}}, Training{"rnn", 20, {}}, Training{"gru", 20, {}}),
-                         [](const auto& info) { return info.param.arch; });
+                         ::testing::Values(Training{"mlp", 400, {"--decay-step", "300"}, ""},
+                                           Training{"mlp", 400, {"--decay-step", "300"}, "hsw"},
+                                           Training{"wavenet", 100, {}, ""}, Training{"gpt", 10, {}, ""},
+                                           Training{"gpt", 10, {}, "hsw"}, Training{"rnn", 20, {}, ""},
+                                           Training{"gru", 20, {}, ""}),
+                         [](const auto& info) { return info.param.name(); });
 
 }  // namespace
 }  // namespace bpn

@@ -1,5 +1,5 @@
-// The layers' CPU loops (src/layers/transformer.cpp) and the GPT's products on small_gemm
-// (layers::SmallGemmProducts) at shapes that reach every edge of their blocking: more than 16 keys and
+// The layers' CPU loops (src/layers/transformer.cpp) and the GPT's products on libxsmm
+// (layers::KernelProducts) at shapes that reach every edge of their blocking: more than 16 keys and
 // channels per head (two lane blocks, the second partial), row counts that are not multiples of the
 // 4-row and 8-row blocks. The models' checks run them only at their own shapes.
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,7 +8,7 @@
 
 #include <limits>
 
-#include "kernel/small_gemm.h"
+#include "kernel/products.h"
 #include "layers/linear.h"
 #include "layers/transformer.h"
 
@@ -70,28 +70,31 @@ TEST(CpuLoops, LayerNormAgreesWithTheTensorOpsOverBlocksAndTheRest) {
   loops_expect_close(g.db, grads[2], 1e-13, "db");
 }
 
-// Under the guard, float32 products are small_gemm's, bit for bit; without it, at::matmul's.
-TEST(SmallGemmProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
-  if (!kernel::have_small_gemm()) GTEST_SKIP() << "no AVX-512 here: the guard leaves every product to at::matmul";
+// Under the guard, float32 products are libxsmm's (kernel::product), bit for bit; without it, at::matmul's.
+TEST(KernelProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
+  if (!kernel::libxsmm_avx512())
+    GTEST_SKIP() << "no libxsmm AVX-512 kernels here: the guard leaves every product to at::matmul";
   at::NoGradGuard no_grad;
   const std::int64_t M = 15, K = 7, N = 37;  // 15 rows: an 8-row block and 7; 37 columns: 32 and 5
   const at::Tensor x = loops_draw({3, 5, K}, 8, at::kFloat), W = loops_draw({K, N}, 9, at::kFloat),
                    b = loops_draw({N}, 10, at::kFloat);
   const at::Tensor dout = loops_draw({3, 5, N}, 11, at::kFloat);
   at::Tensor product = at::empty({M, N}, at::kFloat), dW = at::empty({K, N}, at::kFloat);
-  kernel::small_gemm(false, M, N, K, x.data_ptr<float>(), K, W.data_ptr<float>(), N, false, product.data_ptr<float>(),
-                     N);
-  kernel::small_gemm(true, K, N, M, x.data_ptr<float>(), K, dout.data_ptr<float>(), N, false, dW.data_ptr<float>(), N);
+  using kernel::ProductLibrary;
+  kernel::product_with(ProductLibrary::kLibxsmm, {false, false, M, N, K, false}, x.data_ptr<float>(),
+                       W.data_ptr<float>(), product.data_ptr<float>());
+  kernel::product_with(ProductLibrary::kLibxsmm, {true, false, K, N, M, false}, x.data_ptr<float>(),
+                       dout.data_ptr<float>(), dW.data_ptr<float>());
   {
-    const SmallGemmProducts guard;
-    EXPECT_TRUE(SmallGemmProducts::active());
+    const KernelProducts guard;
+    EXPECT_TRUE(KernelProducts::active());
     EXPECT_TRUE(at::equal(linear_forward(x, W, b), (product + b).view({3, 5, N})));
     EXPECT_TRUE(at::equal(linear_backward(dout, x, W, true).dW, dW));
     // dx = dout @ W^T: set against float64 (its own rounding, a different product from BLAS's)
     loops_expect_close(linear_backward(dout, x, W, true).dx, dout.to(at::kDouble).matmul(W.to(at::kDouble).t()), 1e-5,
                        "dx");
   }
-  EXPECT_FALSE(SmallGemmProducts::active());
+  EXPECT_FALSE(KernelProducts::active());
   EXPECT_TRUE(at::equal(linear_forward(x, W, b), x.matmul(W) + b));
   EXPECT_TRUE(at::equal(linear_backward(dout, x, W, true).dW, x.reshape({M, K}).t().mm(dout.reshape({M, N}))));
 }

@@ -104,7 +104,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
   auto rec = [&](const std::string& name, const at::Tensor& t) {
     if (record) record->emplace_back(name, t);
   };
-  const layers::SmallGemmProducts small_products;  // layers/linear.h: the GPT's products on small_gemm
+  const layers::KernelProducts kernel_products;  // layers/linear.h: the GPT's products on libxsmm
   idx_ = idx;
   x0_ = at::embedding(wte_, idx) + wpe_.narrow(0, 0, T);  // x = wte[idx] + wpe[:T]
   rec("emb", x0_);
@@ -157,7 +157,7 @@ at::Tensor GPT::logits(const at::Tensor& idx, Named* record) {
 
 Named GPT::backward() {
   at::NoGradGuard no_grad;
-  const layers::SmallGemmProducts small_products;
+  const layers::KernelProducts kernel_products;
   const layers::BackwardTable& t = *table;
   const std::int64_t B = idx_.size(0), T = idx_.size(1), C = config.n_embd, nh = config.n_head, hs = C / nh;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hs));

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "kernel/mlp_kernel.h"
-#include "kernel/small_gemm.h"
+#include "kernel/products.h"
 #include "models/mlp/backward.h"
 #include "models/mlp/backward_table.h"
 
@@ -391,11 +391,8 @@ std::vector<verify::Mutant> mlp_mutants() {
          t.linear_backward = [](const float* dout, const float* x, const float* W, I n, I in, I out, float* dx,
                                 float* dW) {
            kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, nullptr, dW);
-           if (dx) {  // the kernel's (W @ dout^T)^T with the last transpose forgotten: [in, n] laid into [n, in]
-             std::vector<float> doutT(static_cast<std::size_t>(out * n));
-             kernel::transpose(n, out, dout, out, doutT.data(), n);
-             kernel::small_gemm(false, in, n, out, W, out, doutT.data(), n, false, dx, n);
-           }
+           // dx = dout @ W^T formed as (W @ dout^T)^T with the last transpose forgotten: [in, n] laid into [n, in]
+           if (dx) kernel::blas_gemm(false, true, in, n, out, W, dout, 0.0f, dx);
          };
        });
   kern("kernel linear_backward: dW written transposed", "linear_backward", BugClass::kTransposed, [](auto& t) {

@@ -1,0 +1,165 @@
+// kernel/products.h: every product class the MLP's kernel and the GPT form (A @ B, A^T @ B, A @ B^T, with
+// and without accumulation, widths below, at and past libxsmm's 16-float vectors, K from 1 up), through
+// each library, against the product in float64. The bound is the classic one for a float32 sum of K+1
+// terms: |C - exact| <= (K + 1) u sum |terms|, u = 2^-24 (Higham, Accuracy and Stability, section 3.1).
+// Then the choice itself (issue 27): which library each of the kernel's products gets on this CPU, and
+// that the choice and its results are the same on every call, every thread and every run.
+#include "kernel/products.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace bpn::kernel {
+namespace {
+
+struct Operands {
+  std::vector<float> A, B, C0;
+};
+
+Operands draw_operands(const ProductShape& s, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  Operands o{std::vector<float>(s.M * s.K), std::vector<float>(s.K * s.N), std::vector<float>(s.M * s.N)};
+  for (float& x : o.A) x = normal(rng);
+  for (float& x : o.B) x = normal(rng);
+  for (float& x : o.C0) x = normal(rng);
+  return o;
+}
+
+// Empty when C is within the bound everywhere; else the shape, the worst index, both values and the bound
+std::string outside_bound(const ProductShape& s, const Operands& o, const std::vector<float>& C) {
+  const double u = std::ldexp(1.0, -24);
+  double worst = 0.0;
+  std::ostringstream out;
+  for (std::int64_t i = 0; i < s.M; ++i) {
+    for (std::int64_t j = 0; j < s.N; ++j) {
+      double exact = s.accumulate ? o.C0[i * s.N + j] : 0.0, magnitude = std::fabs(exact);
+      for (std::int64_t k = 0; k < s.K; ++k) {
+        const double a = s.ta ? o.A[k * s.M + i] : o.A[i * s.K + k], b = s.tb ? o.B[j * s.K + k] : o.B[k * s.N + j];
+        exact += a * b;
+        magnitude += std::fabs(a * b);
+      }
+      const double error = std::fabs(C[i * s.N + j] - exact), bound = static_cast<double>(s.K + 1) * u * magnitude;
+      if (!(error <= bound) && (out.tellp() == 0 || error / bound > worst)) {
+        worst = error / bound;
+        out.str("");
+        out << (s.ta ? "A^T" : "A") << " @ " << (s.tb ? "B^T" : "B") << " [" << s.M << "x" << s.N << "x" << s.K << "]"
+            << (s.accumulate ? " accumulating" : "") << ": C[" << i << ", " << j << "] = " << C[i * s.N + j]
+            << ", exact " << exact << ", error " << error << " > bound " << bound;
+      }
+    }
+  }
+  return out.str();
+}
+
+class Products : public ::testing::TestWithParam<ProductLibrary> {};
+
+TEST_P(Products, EveryShapeClassIsWithinTheFloat32DotProductBound) {
+  std::mt19937 rng(7);
+  int checked = 0;
+  for (const bool ta : {false, true}) {
+    for (const bool tb : {false, true}) {
+      for (const std::int64_t M : {1, 7, 9, 30, 32, 200}) {
+        for (const std::int64_t N : {1, 15, 16, 17, 27, 33, 64, 200}) {
+          for (const std::int64_t K : {1, 27, 32, 200}) {
+            for (const bool accumulate : {false, true}) {
+              const ProductShape s{ta, tb, M, N, K, accumulate};
+              const Operands o = draw_operands(s, rng);
+              std::vector<float> C = o.C0;
+              product_with(GetParam(), s, o.A.data(), o.B.data(), C.data());
+              const std::string failure = outside_bound(s, o, C);
+              ASSERT_TRUE(failure.empty()) << library_name(GetParam()) << ": " << failure;
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 2 * 2 * 6 * 8 * 4 * 2);
+  if (GetParam() == ProductLibrary::kLibxsmm && libxsmm_target() == "none") {
+    GTEST_SKIP() << "built without libxsmm (libxsmm-dev): every product ran on OpenBLAS (they passed)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Libraries, Products, ::testing::Values(ProductLibrary::kOpenBlas, ProductLibrary::kLibxsmm),
+                         [](const auto& info) { return std::string(library_name(info.param)); });
+
+// The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes) and the
+// library the rule in products.h gives each, per instruction set.
+struct KernelProduct {
+  const char* name;
+  ProductShape shape;
+};
+const KernelProduct kKernelProducts[] = {
+    {"hprebn = embcat @ W1 + b1", {false, false, 32, 200, 30, true}},
+    {"logits = h @ W2 + b2", {false, false, 32, 27, 200, true}},
+    {"dW2 = h^T @ dlogits", {true, false, 200, 27, 32, false}},
+    {"dh = dlogits @ W2^T", {false, true, 32, 200, 27, false}},
+    {"dW1 = embcat^T @ dhprebn", {true, false, 30, 200, 32, false}},
+    {"dembcat = dhprebn @ W1^T", {false, true, 32, 30, 200, false}},
+};
+
+TEST(ProductChoice, TheKernelsProductsGetTheLibraryOfTheirInstructionSet) {
+  const std::string target = libxsmm_target();
+  const bool avx512 = target == "skx" || target == "clx" || target == "cpx" || target == "spr";
+  EXPECT_EQ(libxsmm_avx512(), avx512) << "libxsmm's target: " << target;
+  const bool avx2 = target == "hsw" || avx512;
+  for (const KernelProduct& p : kKernelProducts) {
+    const ProductShape& s = p.shape;
+    // products.h: all on libxsmm with AVX-512 or AVX2; OpenBLAS otherwise
+    const bool libxsmm = avx2;
+    EXPECT_EQ(choose_library(s), libxsmm ? ProductLibrary::kLibxsmm : ProductLibrary::kOpenBlas)
+        << p.name << " (libxsmm's target: " << target << ")";
+  }
+  if (target == "none") GTEST_SKIP() << "built without libxsmm: every product is OpenBLAS's";
+}
+
+// The determinism the kernel's training relies on (docs/determinism.md): the chosen product of the same
+// operands is the same bytes on every call, from a fresh thread (its own plans, its own libxsmm kernel
+// lookup) and alongside another thread running the same products.
+TEST(ProductChoice, TheChosenProductIsTheSameBytesOnEveryCallAndThread) {
+  std::mt19937 rng(3);
+  for (const KernelProduct& p : kKernelProducts) {
+    const Operands o = draw_operands(p.shape, rng);
+    auto run = [&] {
+      std::vector<float> C = o.C0;
+      product(p.shape, o.A.data(), o.B.data(), C.data());
+      return C;
+    };
+    const std::vector<float> first = run();
+    ASSERT_TRUE(outside_bound(p.shape, o, first).empty()) << p.name << ": " << outside_bound(p.shape, o, first);
+    std::vector<float> again, thread_a, thread_b;
+    again = run();
+    std::thread a([&] { thread_a = run(); }), b([&] { thread_b = run(); });
+    a.join();
+    b.join();
+    for (const auto* other : {&again, &thread_a, &thread_b}) {
+      EXPECT_EQ(std::memcmp(first.data(), other->data(), first.size() * sizeof(float)), 0) << p.name;
+    }
+  }
+}
+
+// Products past the sizes measured (2^24 multiply-adds) are OpenBLAS's, bytes and all.
+TEST(ProductChoice, ProductsPastTheMeasuredSizesGoToOpenBlas) {
+  const ProductShape big{false, false, 300, 300, 300, false}, measured{false, false, 512, 256, 64, false};
+  EXPECT_EQ(choose_library(big), ProductLibrary::kOpenBlas);
+  std::mt19937 rng(5);
+  const Operands o = draw_operands(big, rng);
+  std::vector<float> C = o.C0, blas = o.C0;
+  product(big, o.A.data(), o.B.data(), C.data());
+  blas_gemm(false, false, 300, 300, 300, o.A.data(), o.B.data(), 0.0f, blas.data());
+  EXPECT_EQ(std::memcmp(C.data(), blas.data(), C.size() * sizeof(float)), 0);
+  const std::string target = libxsmm_target();
+  if (target != "hsw" && !libxsmm_avx512())
+    GTEST_SKIP() << "no libxsmm AVX2 or AVX-512 kernels here (" << target << ")";
+  EXPECT_EQ(choose_library(measured), ProductLibrary::kLibxsmm);
+}
+
+}  // namespace
+}  // namespace bpn::kernel
