@@ -169,12 +169,19 @@ void require_kernel_params(const model::Params& p, const std::string& who) {
   }
 }
 
-void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
-                 float* y) {
-  product({false, false, m, out, in, /*accumulate=*/false}, x, W, y);
+namespace {
+// y[i, j] += b[j] for m rows of `out`
+BPN_KERNEL_LOOP void add_bias_rows(float* __restrict y, const float* __restrict b, std::int64_t m, std::int64_t out) {
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t j = 0; j < out; ++j) y[i * out + j] += b[j];
   }
+}
+}  // namespace
+
+void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
+                 float* y) {
+  product({false, false, m, out, in, /*accumulate=*/false}, x, W, y);
+  add_bias_rows(y, b, m, out);
 }
 
 void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
