@@ -181,28 +181,26 @@ void BM_GRUStepAutograd(benchmark::State& st) { BM_RecurrentStepAutograd<bpn::mo
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 struct Product {
   const char* name;
-  bool ta, tb;
-  std::int64_t M, N, K;
-  float beta;
+  bpn::kernel::ProductShape shape;  // ta, tb, M, N, K
 };
 constexpr Product kProducts[] = {
-    {"hprebn = embcat @ W1 + b1 [32x30x200]", false, false, 32, 200, 30, 1.0f},
-    {"logits = h @ W2 + b2 [32x200x27]", false, false, 32, 27, 200, 1.0f},
-    {"dW2 = h^T @ dlogits [200x32x27]", true, false, 200, 27, 32, 0.0f},
-    {"dh = dlogits @ W2^T [32x27x200]", false, true, 32, 200, 27, 0.0f},
-    {"dW1 = embcat^T @ dhprebn [30x32x200]", true, false, 30, 200, 32, 0.0f},
-    {"dembcat = dhprebn @ W1^T [32x200x30]", false, true, 32, 30, 200, 0.0f},
+    {"hprebn = embcat @ W1 (+ b1 after) [32x30x200]", {false, false, 32, 200, 30}},
+    {"logits = h @ W2 (+ b2 after) [32x200x27]", {false, false, 32, 27, 200}},
+    {"dW2 = h^T @ dlogits [200x32x27]", {true, false, 200, 27, 32}},
+    {"dh = dlogits @ W2^T [32x27x200]", {false, true, 32, 200, 27}},
+    {"dW1 = embcat^T @ dhprebn [30x32x200]", {true, false, 30, 200, 32}},
+    {"dembcat = dhprebn @ W1^T [32x200x30]", {false, true, 32, 30, 200}},
 };
 
 // The GPT's products at makemore's config (B*T 512 rows, 64 channels): forward x @ W, backward
 // dx = dout @ W^T (W^T formed once) and dW = x^T @ dout, for c_attn, c_fc and mlp.c_proj
 constexpr Product kGPTProducts[] = {
-    {"qkv = ln_1 @ c_attn.W [512x192x64]", false, false, 512, 192, 64, 0.0f},
-    {"fc = ln_2 @ c_fc.W [512x256x64]", false, false, 512, 256, 64, 0.0f},
-    {"mlp_out = gelu @ mlp.c_proj.W [512x64x256]", false, false, 512, 64, 256, 0.0f},
-    {"dln_1 = dqkv @ c_attn.W^T [512x64x192]", false, false, 512, 64, 192, 0.0f},
-    {"dW c_attn = ln_1^T @ dqkv [64x192x512]", true, false, 64, 192, 512, 0.0f},
-    {"dW mlp.c_proj = gelu^T @ dmlp_out [256x64x512]", true, false, 256, 64, 512, 0.0f},
+    {"qkv = ln_1 @ c_attn.W [512x192x64]", {false, false, 512, 192, 64}},
+    {"fc = ln_2 @ c_fc.W [512x256x64]", {false, false, 512, 256, 64}},
+    {"mlp_out = gelu @ mlp.c_proj.W [512x64x256]", {false, false, 512, 64, 256}},
+    {"dln_1 = dqkv @ c_attn.W^T [512x64x192]", {false, false, 512, 64, 192}},
+    {"dW c_attn = ln_1^T @ dqkv [64x192x512]", {true, false, 64, 192, 512}},
+    {"dW mlp.c_proj = gelu^T @ dmlp_out [256x64x512]", {true, false, 256, 64, 512}},
 };
 
 enum class Library { kOpenBlas, kLibxsmm, kBlis, kChosen };
@@ -226,17 +224,19 @@ decltype(&bli_sgemm) blis_sgemm() {
 
 void run_product(benchmark::State& st, Library lib, const Product* table = kProducts) {
   const Product& p = table[st.range(0)];
-  const bpn::kernel::ProductShape shape{p.ta, p.tb, p.M, p.N, p.K, p.beta != 0.0f};
+  const bpn::kernel::ProductShape& shape = p.shape;
   if (lib == Library::kLibxsmm && bpn::kernel::libxsmm_target() == "none") {
     st.SkipWithError("built without libxsmm (libxsmm-dev)");
     return;
   }
-  std::vector<float> A(static_cast<std::size_t>(p.M * p.K), 0.5f), B(static_cast<std::size_t>(p.K * p.N), 0.25f),
-      C(static_cast<std::size_t>(p.M * p.N), 0.0f);
+  std::vector<float> A(static_cast<std::size_t>(shape.M * shape.K), 0.5f),
+      B(static_cast<std::size_t>(shape.K * shape.N), 0.25f), C(static_cast<std::size_t>(shape.M * shape.N), 0.0f);
   std::function<void()> product;
   switch (lib) {
     case Library::kOpenBlas:
-      product = [&] { bpn::kernel::blas_gemm(p.ta, p.tb, p.M, p.N, p.K, A.data(), B.data(), p.beta, C.data()); };
+      product = [&] {
+        bpn::kernel::blas_gemm(shape.ta, shape.tb, shape.M, shape.N, shape.K, A.data(), B.data(), C.data());
+      };
       break;
     case Library::kLibxsmm:
       product = [&] {
@@ -253,10 +253,11 @@ void run_product(benchmark::State& st, Library lib, const Product* table = kProd
         return;
       }
       product = [&] {
-        float alpha = 1.0f, beta = p.beta;
+        float alpha = 1.0f, beta = 0.0f;
+        const auto& [ta, tb, M, N, K] = shape;
         // row-major operands as BLIS's general strides: op(A) is [M, K], B^T read through B's strides
-        blis_sgemm()(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p.M, p.N, p.K, &alpha, A.data(), p.ta ? 1 : p.K,
-                     p.ta ? p.M : 1, B.data(), p.tb ? 1 : p.N, p.tb ? p.K : 1, &beta, C.data(), p.N, 1);
+        blis_sgemm()(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, &alpha, A.data(), ta ? 1 : K, ta ? M : 1, B.data(),
+                     tb ? 1 : N, tb ? K : 1, &beta, C.data(), N, 1);
       };
 #else
       st.SkipWithError("built without BLIS (libblis-dev)");
@@ -273,8 +274,8 @@ void run_product(benchmark::State& st, Library lib, const Product* table = kProd
                   ? std::string(p.name) + " on " + bpn::kernel::library_name(bpn::kernel::choose_library(shape))
                   : std::string(p.name));
   st.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(p.M * p.N * p.K), benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+      benchmark::Counter(2.0 * static_cast<double>(shape.M * shape.N * shape.K),
+                         benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 void BM_ProductBlas(benchmark::State& st) { run_product(st, Library::kOpenBlas); }

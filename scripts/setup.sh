@@ -26,8 +26,9 @@ packages=(
   libtorch-dev            # LibTorch 1.13.1, CPU
   libopenblas0-openmp     # optimized BLAS: without it LibTorch falls back to the reference BLAS (~3x slower)
   libgtest-dev libgmock-dev libbenchmark-dev
-  libxsmm-dev libblis-dev # small-matrix products measured against small_gemm (bench: BM_Product*); BLIS also
-                          # offers libblas.so.3 (priority 80), below OpenBLAS's 95, so LibTorch keeps OpenBLAS
+  libxsmm-dev             # the JIT kernels of the MLP's and the GPT's products (src/kernel/products.h)
+  libblis-dev             # measured beside them (bench: BM_Product*); its libblas.so.3 (priority 80) ranks
+                          # below OpenBLAS's 95, so LibTorch keeps OpenBLAS
   nlohmann-json3-dev libcli11-dev
   librapidcheck-dev       # property-based gradient sweeps
   gnuplot-nox             # the loss-curve plot of `bpninja train`

@@ -38,8 +38,8 @@ void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int6
 // See docs/derivations.md#logits_backward
 void linear_backward(const float* dout, const float* x, const float* W, std::int64_t n, std::int64_t in,
                      std::int64_t out, float* dx, float* dW) {
-  product({/*ta=*/true, /*tb=*/false, in, out, n, /*accumulate=*/false}, x, dout, dW);          // [in, n] @ [n, out]
-  if (dx) product({/*ta=*/false, /*tb=*/true, n, in, out, /*accumulate=*/false}, dout, W, dx);  // [n, out] @ [out, in]
+  product({/*ta=*/true, /*tb=*/false, in, out, n}, x, dout, dW);          // [in, n] @ [n, out]
+  if (dx) product({/*ta=*/false, /*tb=*/true, n, in, out}, dout, W, dx);  // [n, out] @ [out, in]
 }
 
 // The loops below run row by row (contiguous, vectorizable) with per-column sums in double, compiled
@@ -180,7 +180,7 @@ BPN_KERNEL_LOOP void add_bias_rows(float* __restrict y, const float* __restrict 
 
 void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
                  float* y) {
-  product({false, false, m, out, in, /*accumulate=*/false}, x, W, y);
+  product({false, false, m, out, in}, x, W, y);
   add_bias_rows(y, b, m, out);
 }
 

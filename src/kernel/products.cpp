@@ -19,11 +19,11 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
 
 // BLAS is column-major: it computes C^T = op(B)^T op(A)^T, so sgemm_ gets the operands swapped.
 void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
-               float beta, float* C) {
+               float* C) {
 #ifdef BPNINJA_HAVE_BLAS
   const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
   const int lda = static_cast<int>(tb ? K : N), ldb = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
-  const float alpha = 1.0f;
+  const float alpha = 1.0f, beta = 0.0f;
   sgemm_(tb ? "T" : "N", ta ? "T" : "N", &m, &n, &k, &alpha, B, &lda, A, &ldb, &beta, C, &ldc);
 #else
   const auto f = at::TensorOptions().dtype(at::kFloat);
@@ -32,11 +32,7 @@ void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K,
   const at::Tensor b =
       tb ? at::from_blob(const_cast<float*>(B), {N, K}, f).t() : at::from_blob(const_cast<float*>(B), {K, N}, f);
   at::Tensor c = at::from_blob(C, {M, N}, f);
-  if (beta == 0.0f) {
-    at::mm_out(c, a, b);
-  } else {
-    c.addmm_(a, b);
-  }
+  at::mm_out(c, a, b);
 #endif
 }
 
@@ -51,7 +47,7 @@ namespace {
 constexpr std::int64_t kLibxsmmMaxMNK = std::int64_t{1} << 24;
 
 void blas_product(const ProductShape& s, const float* A, const float* B, float* C) {
-  blas_gemm(s.ta, s.tb, s.M, s.N, s.K, A, B, s.accumulate ? 1.0f : 0.0f, C);
+  blas_gemm(s.ta, s.tb, s.M, s.N, s.K, A, B, C);
 }
 
 #ifdef BPNINJA_HAVE_LIBXSMM
@@ -74,12 +70,12 @@ struct Planned {
 libxsmm_smmfunction dispatch(const ProductShape& s) {
   const int flags = s.ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;  // B (the transposed one, if tb) is row-major [K, N]
   const libxsmm_blasint m = s.N, n = s.M, k = s.K, lda = s.N, ldb = s.ta ? s.M : s.K, ldc = s.N;
-  const float alpha = 1.0f, beta = s.accumulate ? 1.0f : 0.0f;
+  const float alpha = 1.0f, beta = 0.0f;
   return libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
 }
 
 bool same(const ProductShape& a, const ProductShape& b) {
-  return a.ta == b.ta && a.tb == b.tb && a.M == b.M && a.N == b.N && a.K == b.K && a.accumulate == b.accumulate;
+  return a.ta == b.ta && a.tb == b.tb && a.M == b.M && a.N == b.N && a.K == b.K;
 }
 
 // The thread's planned shapes (a handful per model: the MLP's six, the GPT's dozen); cleared past 64.
@@ -129,13 +125,21 @@ bool libxsmm_avx512() {
 #endif
 }
 
-ProductLibrary choose_library(const ProductShape& s) {
+namespace {
+// The rule of products.h, before asking libxsmm for a kernel
+bool libxsmm_rule(const ProductShape& s) {
 #ifdef BPNINJA_HAVE_LIBXSMM
-  const bool measured = s.M * s.N * s.K <= kLibxsmmMaxMNK;
-  const bool libxsmm = measured && target_archid() >= LIBXSMM_X86_AVX2;
-  if (libxsmm && planned(s).kernel) return ProductLibrary::kLibxsmm;
+  return s.M * s.N * s.K <= kLibxsmmMaxMNK && target_archid() >= LIBXSMM_X86_AVX2;
 #else
   (void)s;
+  return false;
+#endif
+}
+}  // namespace
+
+ProductLibrary choose_library(const ProductShape& s) {
+#ifdef BPNINJA_HAVE_LIBXSMM
+  if (libxsmm_rule(s) && planned(s).kernel) return ProductLibrary::kLibxsmm;
 #endif
   return ProductLibrary::kOpenBlas;
 }
@@ -150,7 +154,8 @@ void product_with(ProductLibrary library, const ProductShape& s, const float* A,
 }
 
 void product(const ProductShape& s, const float* A, const float* B, float* C) {
-  product_with(choose_library(s), s, A, B, C);
+  // one lookup of the shape's plan: libxsmm_product itself falls back where there is no kernel
+  product_with(libxsmm_rule(s) ? ProductLibrary::kLibxsmm : ProductLibrary::kOpenBlas, s, A, B, C);
 }
 
 }  // namespace bpn::kernel

@@ -29,12 +29,12 @@ namespace bpn::kernel {
 enum class ProductLibrary { kOpenBlas, kLibxsmm };
 const char* library_name(ProductLibrary library);
 
-// Row-major C [M, N] = (accumulate ? C : 0) + op(A) @ op(B): op(A) [M, K] is A (row stride K) or, with
-// ta, the transpose of A stored [K, M]; op(B) [K, N] is B (row stride N) or, with tb, B stored [N, K].
+// Row-major C [M, N] = op(A) @ op(B): op(A) [M, K] is A (row stride K) or, with ta, the transpose of A
+// stored [K, M]; op(B) [K, N] is B (row stride N) or, with tb, B stored [N, K]. C is overwritten (a bias
+// is added after the product, as x @ W + b rounds in PyTorch: kernel::linear_rows).
 struct ProductShape {
   bool ta = false, tb = false;
   std::int64_t M = 0, N = 0, K = 0;
-  bool accumulate = false;
 };
 
 // The instruction set libxsmm targets here ("cpx", "hsw", ...), or "none" in a build without libxsmm.
@@ -48,7 +48,7 @@ bool libxsmm_avx512();
 // The library the rule above picks for `shape` on this CPU (libxsmm only where it returns a kernel).
 ProductLibrary choose_library(const ProductShape& shape);
 
-// C = (accumulate ? C : 0) + op(A) @ op(B) through the chosen library. The libxsmm kernel and the scratch
+// C = op(A) @ op(B) through the chosen library. The libxsmm kernel and the scratch
 // of a transposed B are made on the first call for a shape and kept per thread: no allocation afterwards.
 void product(const ProductShape& shape, const float* A, const float* B, float* C);
 
@@ -56,9 +56,9 @@ void product(const ProductShape& shape, const float* A, const float* B, float* C
 // where it has no kernel, as the rule does.
 void product_with(ProductLibrary library, const ProductShape& shape, const float* A, const float* B, float* C);
 
-// Row-major C [M, N] = op(A) @ op(B) + beta * C through the BLAS LibTorch links (its sgemm_, no
-// dispatcher in between; at::mm where the build found none).
+// Row-major C [M, N] = op(A) @ op(B) through the BLAS LibTorch links (its sgemm_, no dispatcher in
+// between; at::mm where the build found none).
 void blas_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
-               float beta, float* C);
+               float* C);
 
 }  // namespace bpn::kernel

@@ -13,16 +13,15 @@ thread_local bool kernel_products = false;
 
 // Whether the products of x (and the other operands) go through kernel::product: asked for, float32 on
 // the CPU, outside autograd, on a CPU where libxsmm runs its AVX-512 kernels.
-bool small_products(std::initializer_list<at::Tensor> ts) {
+bool use_kernel_products(std::initializer_list<at::Tensor> ts) {
   return kernel_products && kernel::libxsmm_avx512() && cpu_loops(ts) && ts.begin()->scalar_type() == at::kFloat &&
          no_autograd(*ts.begin());
 }
 // C [M, N] = op(A) @ B for contiguous float32 A ([M, K], or [K, M] with a_transposed) and B [K, N]
-at::Tensor small_product(bool a_transposed, const at::Tensor& A, const at::Tensor& B) {
+at::Tensor kernel_product(bool a_transposed, const at::Tensor& A, const at::Tensor& B) {
   const std::int64_t M = a_transposed ? A.size(1) : A.size(0), K = B.size(0), N = B.size(1);
   at::Tensor C = at::empty({M, N}, B.options());
-  kernel::product({a_transposed, /*tb=*/false, M, N, K, /*accumulate=*/false}, A.data_ptr<float>(), B.data_ptr<float>(),
-                  C.data_ptr<float>());
+  kernel::product({a_transposed, /*tb=*/false, M, N, K}, A.data_ptr<float>(), B.data_ptr<float>(), C.data_ptr<float>());
   return C;
 }
 }  // namespace
@@ -32,10 +31,10 @@ KernelProducts::~KernelProducts() { kernel_products = previous_; }
 bool KernelProducts::active() { return kernel_products; }
 
 at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
-  if (!small_products({x, W})) return b.defined() ? x.matmul(W) + b : x.matmul(W);
+  if (!use_kernel_products({x, W})) return b.defined() ? x.matmul(W) + b : x.matmul(W);
   std::vector<std::int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = W.size(1);
-  at::Tensor out = small_product(false, x.reshape({-1, x.size(-1)}).contiguous(), W.contiguous()).view(shape);
+  at::Tensor out = kernel_product(false, x.reshape({-1, x.size(-1)}).contiguous(), W.contiguous()).view(shape);
   return b.defined() ? out.add_(b) : out;
 }
 
@@ -45,11 +44,11 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& W, const at::Te
 LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& W, bool bias) {
   const at::Tensor d2 = dout.reshape({-1, dout.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
   LinearGrads g;
-  if (small_products({dout, x, W})) {
+  if (use_kernel_products({dout, x, W})) {
     const at::Tensor dc = d2.contiguous(), xc = x2.contiguous();
-    util::run_both([&] { g.dx = small_product(false, dc, W.t().contiguous()).view(x.sizes()); },
+    util::run_both([&] { g.dx = kernel_product(false, dc, W.t().contiguous()).view(x.sizes()); },
                    [&] {
-                     g.dW = small_product(true, xc, dc);
+                     g.dW = kernel_product(true, xc, dc);
                      if (bias) g.db = d2.sum({0});
                    });
     return g;

@@ -75,16 +75,16 @@ TEST(KernelProducts, TheGuardRoutesTheLinearPairsProductsAndRestores) {
   if (!kernel::libxsmm_avx512())
     GTEST_SKIP() << "no libxsmm AVX-512 kernels here: the guard leaves every product to at::matmul";
   at::NoGradGuard no_grad;
-  const std::int64_t M = 15, K = 7, N = 37;  // 15 rows: an 8-row block and 7; 37 columns: 32 and 5
+  const std::int64_t M = 15, K = 7, N = 37;  // 37 columns: two 16-lane vectors and 5 past them
   const at::Tensor x = loops_draw({3, 5, K}, 8, at::kFloat), W = loops_draw({K, N}, 9, at::kFloat),
                    b = loops_draw({N}, 10, at::kFloat);
   const at::Tensor dout = loops_draw({3, 5, N}, 11, at::kFloat);
   at::Tensor product = at::empty({M, N}, at::kFloat), dW = at::empty({K, N}, at::kFloat);
   using kernel::ProductLibrary;
-  kernel::product_with(ProductLibrary::kLibxsmm, {false, false, M, N, K, false}, x.data_ptr<float>(),
-                       W.data_ptr<float>(), product.data_ptr<float>());
-  kernel::product_with(ProductLibrary::kLibxsmm, {true, false, K, N, M, false}, x.data_ptr<float>(),
-                       dout.data_ptr<float>(), dW.data_ptr<float>());
+  kernel::product_with(ProductLibrary::kLibxsmm, {false, false, M, N, K}, x.data_ptr<float>(), W.data_ptr<float>(),
+                       product.data_ptr<float>());
+  kernel::product_with(ProductLibrary::kLibxsmm, {true, false, K, N, M}, x.data_ptr<float>(), dout.data_ptr<float>(),
+                       dW.data_ptr<float>());
   {
     const KernelProducts guard;
     EXPECT_TRUE(KernelProducts::active());

@@ -392,7 +392,7 @@ std::vector<verify::Mutant> mlp_mutants() {
                                 float* dW) {
            kernel::kernel_functions().linear_backward(dout, x, W, n, in, out, nullptr, dW);
            // dx = dout @ W^T formed as (W @ dout^T)^T with the last transpose forgotten: [in, n] laid into [n, in]
-           if (dx) kernel::blas_gemm(false, true, in, n, out, W, dout, 0.0f, dx);
+           if (dx) kernel::blas_gemm(false, true, in, n, out, W, dout, dx);
          };
        });
   kern("kernel linear_backward: dW written transposed", "linear_backward", BugClass::kTransposed, [](auto& t) {
