@@ -15,12 +15,13 @@ namespace bpn::kernel {
 
 namespace {
 
-// h = tanh(hpreact): libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
-void tanh_forward(const at::Tensor& x, at::Tensor& y) {
+// h = tanh(hpreact) [size]: libmvec's vector tanhf where glibc has it (no dispatch, no tensor), else ATen's.
+void tanh_forward(const float* x, float* y, std::int64_t size) {
   if (have_vector_tanh()) {
-    vector_tanh(x.data_ptr<float>(), y.data_ptr<float>(), x.numel());
+    vector_tanh(x, y, size);
   } else {
-    at::tanh_out(y, x);
+    at::Tensor out = at::from_blob(y, {size}, at::kFloat);
+    at::tanh_out(out, at::from_blob(const_cast<float*>(x), {size}, at::kFloat));
   }
 }
 
@@ -249,6 +250,35 @@ MlpStepKernel::MlpStepKernel(const model::Params& p, std::int64_t n, const Kerne
   dbnbias_ = at::empty_like(p.bnbias);
   X_ = at::empty({n, T_}, at::TensorOptions().dtype(at::kLong));
   Y_ = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  ix_ = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  auto f32 = [](at::Tensor& t) { return t.data_ptr<float>(); };
+  raw_ = {f32(embcat_),
+          f32(hprebn_),
+          f32(mean_),
+          f32(var_),
+          f32(inv_),
+          f32(bnraw_),
+          f32(hpreact_),
+          f32(h_),
+          f32(logits_),
+          f32(row_max_),
+          f32(probs_),
+          f32(loss_),
+          row_sum_.data_ptr<double>(),
+          f32(dlogits_),
+          f32(dh_),
+          f32(dhpreact_),
+          f32(dhprebn_),
+          f32(dembcat_),
+          f32(dC_),
+          f32(dW1_),
+          f32(db1_),
+          f32(dW2_),
+          f32(db2_),
+          f32(dbngain_),
+          f32(dbnbias_),
+          X_.data_ptr<std::int64_t>(),
+          Y_.data_ptr<std::int64_t>()};
 }
 
 float MlpStepKernel::step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr) {
@@ -263,66 +293,77 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
     throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) + "] and " +
                      std::to_string(n_) + " rows");
   }
+  if (!Xtr.is_same(split_X_) || !Ytr.is_same(split_Y_)) read_split(Xtr, Ytr);
   const std::int64_t* rows = ix.data_ptr<std::int64_t>();
-  const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
-  const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
-  std::int64_t* X = X_.data_ptr<std::int64_t>();
-  std::int64_t* Y = Y_.data_ptr<std::int64_t>();
-  for (std::int64_t i = 0; i < n_; ++i) {
-    std::memcpy(X + i * T_, xs + rows[i] * T_, sizeof(std::int64_t) * T_);  // Xtr[ix]
-    Y[i] = ys[rows[i]];                                                     // Ytr[ix]
+  std::int64_t* X = raw_.X;
+  std::int64_t* Y = raw_.Y;
+  auto gather = [&](const auto* xs, const auto* ys) {
+    for (std::int64_t i = 0; i < n_; ++i) {  // ask for every row before the first is read
+      __builtin_prefetch(xs + rows[i] * T_);
+      __builtin_prefetch(ys + rows[i]);
+    }
+    for (std::int64_t i = 0; i < n_; ++i) {
+      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];  // Xtr[ix]
+      Y[i] = ys[rows[i]];                                                          // Ytr[ix]
+    }
+  };
+  if (!split_Xb_.empty()) {
+    gather(split_Xb_.data(), split_Yb_.data());
+  } else {
+    gather(Xtr.data_ptr<std::int64_t>(), Ytr.data_ptr<std::int64_t>());
   }
   return run(p, lr);
 }
 
+void MlpStepKernel::read_split(const at::Tensor& Xtr, const at::Tensor& Ytr) {
+  split_X_ = Xtr;
+  split_Y_ = Ytr;
+  split_Xb_.clear();
+  split_Yb_.clear();
+  const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
+  const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
+  auto is_byte = [](std::int64_t v) { return v >= 0 && v < 256; };
+  if (!std::all_of(xs, xs + Xtr.numel(), is_byte) || !std::all_of(ys, ys + Ytr.numel(), is_byte)) return;
+  split_Xb_.assign(xs, xs + Xtr.numel());
+  split_Yb_.assign(ys, ys + Ytr.numel());
+}
+
 float MlpStepKernel::run(model::Params& p, float lr) {
   const KernelTable& k = *table_;
+  const Raw& w = raw_;
   const std::int64_t n = n_, TE = T_ * E_, H = H_, V = V_, E = E_;
-  const std::int64_t* X = X_.data_ptr<std::int64_t>();
-  const std::int64_t* Y = Y_.data_ptr<std::int64_t>();
-  float* embcat = embcat_.data_ptr<float>();
-  float* hprebn = hprebn_.data_ptr<float>();
-  float* h = h_.data_ptr<float>();
-  float* logits = logits_.data_ptr<float>();
-  float* probs = probs_.data_ptr<float>();
   // ---- forward ----
-  hprebn_rows(p, X, n, embcat, hprebn);  // C[Xb] flattened, @ W1 + b1
-  k.batchnorm_forward(hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, mean_.data_ptr<float>(),
-                      var_.data_ptr<float>(), inv_.data_ptr<float>(), bnraw_.data_ptr<float>(),
-                      hpreact_.data_ptr<float>());
-  tanh_forward(hpreact_, h_);
-  linear_rows(h, p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), n, H, V, logits);  // h @ W2 + b2
+  hprebn_rows(p, w.X, n, w.embcat, w.hprebn);  // C[Xb] flattened, @ W1 + b1
+  k.batchnorm_forward(w.hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, w.mean, w.var, w.inv,
+                      w.bnraw, w.hpreact);
+  tanh_forward(w.hpreact, w.h, n * H);
+  linear_rows(w.h, p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), n, H, V, w.logits);  // h @ W2 + b2
   // softmax and cross-entropy: probs = exp(logits - rowmax), then each row's sum (in double) normalises it
-  double* row_sum = row_sum_.data_ptr<double>();
-  const double loss = cross_entropy_rows(logits, Y, n, V, probs, row_max_.data_ptr<float>(), row_sum);
+  const double loss = cross_entropy_rows(w.logits, w.Y, n, V, w.probs, w.row_max, w.row_sum);
   for (std::int64_t i = 0; i < n; ++i) {
-    const float inv_sum = static_cast<float>(1.0 / row_sum[i]);
-    for (std::int64_t j = 0; j < V; ++j) probs[i * V + j] *= inv_sum;
+    const float inv_sum = static_cast<float>(1.0 / w.row_sum[i]);
+    for (std::int64_t j = 0; j < V; ++j) w.probs[i * V + j] *= inv_sum;
   }
-  *loss_.data_ptr<float>() = static_cast<float>(loss / static_cast<double>(n));
+  *w.loss = static_cast<float>(loss / static_cast<double>(n));
   // ---- backward ----
-  k.cross_entropy_backward(probs, Y, n, V, dlogits_.data_ptr<float>());
-  k.linear_backward(dlogits_.data_ptr<float>(), h, p.W2.data_ptr<float>(), n, H, V, dh_.data_ptr<float>(),
-                    dW2_.data_ptr<float>());
-  k.bias_backward(dlogits_.data_ptr<float>(), n, V, db2_.data_ptr<float>());
-  k.tanh_backward(dh_.data_ptr<float>(), h, n * H, dhpreact_.data_ptr<float>());
-  k.batchnorm_backward(dhpreact_.data_ptr<float>(), bnraw_.data_ptr<float>(), inv_.data_ptr<float>(),
-                       p.bngain.data_ptr<float>(), n, H, dhprebn_.data_ptr<float>(), dbngain_.data_ptr<float>(),
-                       dbnbias_.data_ptr<float>());
-  k.linear_backward(dhprebn_.data_ptr<float>(), embcat, p.W1.data_ptr<float>(), n, TE, H, dembcat_.data_ptr<float>(),
-                    dW1_.data_ptr<float>());
-  k.bias_backward(dhprebn_.data_ptr<float>(), n, H, db1_.data_ptr<float>());
-  k.embedding_backward(dembcat_.data_ptr<float>(), X, n, T_, E, V, dC_.data_ptr<float>());
+  k.cross_entropy_backward(w.probs, w.Y, n, V, w.dlogits);
+  k.linear_backward(w.dlogits, w.h, p.W2.data_ptr<float>(), n, H, V, w.dh, w.dW2);
+  k.bias_backward(w.dlogits, n, V, w.db2);
+  k.tanh_backward(w.dh, w.h, n * H, w.dhpreact);
+  k.batchnorm_backward(w.dhpreact, w.bnraw, w.inv, p.bngain.data_ptr<float>(), n, H, w.dhprebn, w.dbngain, w.dbnbias);
+  k.linear_backward(w.dhprebn, w.embcat, p.W1.data_ptr<float>(), n, TE, H, w.dembcat, w.dW1);
+  k.bias_backward(w.dhprebn, n, H, w.db1);
+  k.embedding_backward(w.dembcat, w.X, n, T_, E, V, w.dC);
   // ---- update ----
   if (lr != 0.0f) {
-    const at::Tensor* grads[] = {&dC_, &dW1_, &db1_, &dW2_, &db2_, &dbngain_, &dbnbias_};
+    float* const grads[] = {w.dC, w.dW1, w.db1, w.dW2, w.db2, w.dbngain, w.dbnbias};
     std::size_t g = 0;
     for (auto& [name, t] : p.named()) {
-      k.sgd_update(t->data_ptr<float>(), grads[g]->data_ptr<float>(), t->numel(), lr);
+      k.sgd_update(t->data_ptr<float>(), grads[g], t->numel(), lr);
       ++g;
     }
   }
-  return *loss_.data_ptr<float>();
+  return *w.loss;
 }
 
 model::FusedForward MlpStepKernel::forward() const {

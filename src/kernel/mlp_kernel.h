@@ -79,6 +79,9 @@ class MlpStepKernel {
   // The same for the rows `ix` [n] of the training split (Xtr [N, T], Ytr [N], int64, contiguous):
   // the batch is gathered inside the kernel, with no tensor made for it.
   float step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix, float lr);
+  // A tensor [n] (int64) the kernel keeps for the rows of the next batch, so that the trainer draws them
+  // (model::draw_rows: the numbers of at::randint from the same generator) into memory made once.
+  at::Tensor& batch_rows() { return ix_; }
 
   // After step(): what it computed, as tensors that share the workspace (valid until the next step),
   // in the shapes of the tensor-op path, so that verify_step can judge them.
@@ -92,7 +95,23 @@ class MlpStepKernel {
   at::Tensor embcat_, hprebn_, mean_, var_, inv_, bnraw_, hpreact_, h_, logits_, row_max_, row_sum_, probs_, loss_;
   at::Tensor dlogits_, dh_, dhpreact_, dhprebn_, dembcat_;
   at::Tensor dC_, dW1_, db1_, dW2_, db2_, dbngain_, dbnbias_;
-  at::Tensor X_, Y_;                      // the batch, gathered by step_rows (or copied by step)
+  at::Tensor X_, Y_;  // the batch, gathered by step_rows (or copied by step)
+  at::Tensor ix_;     // batch_rows()
+  // The split step_rows reads, with one byte per index where every index is below 256 (an int64 split is
+  // megabytes, and each random row a cache and TLB miss; the bytes stay in the cache): made on the first
+  // step_rows of a split, which the kernel then holds (so that no other split can have its memory). A
+  // split must not be changed in place while the kernel reads it.
+  at::Tensor split_X_, split_Y_;
+  std::vector<std::uint8_t> split_Xb_, split_Yb_;  // empty: an index past 255, the int64 split is read
+  void read_split(const at::Tensor& Xtr, const at::Tensor& Ytr);
+  // The same arrays' data pointers, taken once (a data_ptr call per array per step was ~1% of the step).
+  struct Raw {
+    float *embcat, *hprebn, *mean, *var, *inv, *bnraw, *hpreact, *h, *logits, *row_max, *probs, *loss;
+    double* row_sum;
+    float *dlogits, *dh, *dhpreact, *dhprebn, *dembcat;
+    float *dC, *dW1, *db1, *dW2, *db2, *dbngain, *dbnbias;
+    std::int64_t *X, *Y;
+  } raw_{};
   float run(model::Params& p, float lr);  // the step on X_, Y_
 };
 

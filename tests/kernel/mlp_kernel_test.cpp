@@ -8,6 +8,7 @@
 //   - reruns are bit-identical.
 #include "kernel/mlp_kernel.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
@@ -111,6 +112,36 @@ TEST(KernelStep, RerunsAreBitIdentical) {
   const auto pa = a.params.named(), pb = b.params.named();
   for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(at::equal(*pa[i].second, *pb[i].second)) << pa[i].first;
   EXPECT_EQ(a.losses, b.losses);
+}
+
+// step_rows gathers the batch from a byte copy of the split where every index is below 256 and from the
+// int64 split otherwise; either way it is the step of the batch gathered by index_select (step()), bit for
+// bit, and a second split (another tensor) is read afresh rather than served from the first one's copy.
+TEST(KernelStep, StepRowsIsTheStepOfTheGatheredBatchForSmallAndLargeVocabularies) {
+  for (const std::int64_t vocab : {27, 300}) {  // 300: indices past 255
+    model::ModelConfig mc;
+    mc.vocab_size = vocab;
+    auto init = model::init_params(mc);
+    model::Params a = init.params, b = init.params;
+    for (auto& [name, t] : b.named()) *t = t->clone();
+    const std::int64_t n = 16;
+    MlpStepKernel ka(a, n), kb(b, n);
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(7);
+    for (int split = 0; split < 2; ++split) {
+      const at::Tensor Xtr = at::randint(0, vocab, {500, mc.block_size}, g, at::kLong),
+                       Ytr = at::randint(0, vocab, {500}, g, at::kLong);
+      for (int step = 0; step < 3; ++step) {
+        const at::Tensor ix = at::randint(0, 500, {n}, g, at::kLong);
+        const float la = ka.step_rows(a, Xtr, Ytr, ix, 0.1f);
+        const float lb = kb.step(b, Xtr.index_select(0, ix), Ytr.index_select(0, ix), 0.1f);
+        EXPECT_EQ(la, lb) << "vocab " << vocab << ", split " << split << ", step " << step;
+        for (std::size_t i = 0; i < a.named().size(); ++i) {
+          EXPECT_TRUE(at::equal(*a.named()[i].second, *b.named()[i].second))
+              << a.named()[i].first << ", vocab " << vocab << ", split " << split << ", step " << step;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "models/mlp/params.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/DistributionsHelper.h>
 
 #include <cmath>
+#include <mutex>
 
 #include "util/errors.h"
 
@@ -75,6 +77,19 @@ Batch draw_batch(const at::Tensor& Xtr, const at::Tensor& Ytr, std::int64_t batc
   b.Xb = Xtr.index_select(0, b.ix).to(device);
   b.Yb = Ytr.index_select(0, b.ix).to(device);
   return b;
+}
+
+void draw_rows(at::Generator& g, std::int64_t N, at::Tensor& ix) {
+  if (N <= 0) throw InputError("draw_rows needs rows to draw from (N = " + std::to_string(N) + ")");
+  if (!g.device().is_cpu() || ix.scalar_type() != at::kLong || !ix.is_contiguous() || !ix.device().is_cpu()) {
+    at::randint_out(ix, 0, N, {ix.numel()}, g);
+    return;
+  }
+  auto* cpu = at::check_generator<at::CPUGeneratorImpl>(g);
+  std::lock_guard<std::mutex> lock(cpu->mutex_);
+  at::uniform_int_from_to_distribution<std::int64_t> draw(static_cast<std::uint64_t>(N), 0);
+  std::int64_t* out = ix.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < ix.numel(); ++i) out[i] = draw(cpu);
 }
 
 }  // namespace bpn::model

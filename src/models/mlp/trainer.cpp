@@ -109,7 +109,12 @@ float kernel_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
                   verify::StepRecord* record) {
   c10::InferenceMode no_autograd;
   // The batch as model::draw_batch draws it (the same stream of g), gathered inside the kernel.
-  const at::Tensor ix = at::randint(0, train.X.size(0), {cfg.batch_size}, s.g, at::kLong);
+  at::Tensor& ix = k.batch_rows();
+  if (ix.numel() != cfg.batch_size) {
+    throw InputError("the training kernel was made for batches of " + std::to_string(ix.numel()) + ", not " +
+                     std::to_string(cfg.batch_size));
+  }
+  model::draw_rows(s.g, train.X.size(0), ix);
   const float lr = static_cast<float>(cfg.lr_at(s.step));
   if (record) {
     record->before = s.params;
@@ -117,7 +122,7 @@ float kernel_step(TrainState& s, const TrainConfig& cfg, const data::Split& trai
   }
   const float loss = k.step_rows(s.params, train.X, train.Y, ix, lr);
   if (record) {
-    record->batch = {ix, train.X.index_select(0, ix), train.Y.index_select(0, ix)};
+    record->batch = {ix.clone(), train.X.index_select(0, ix), train.Y.index_select(0, ix)};
     record->forward = k.forward();
     record->grads = k.grads();
     record->after = s.params;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "support/names.h"
+#include "util/errors.h"
 
 namespace bpn::model {
 namespace {
@@ -50,6 +51,29 @@ TEST(Params, NotebookBatchHasYb0Equal8) {
   const Batch b = draw_batch(d->train.X, d->train.Y, 32, g);
   EXPECT_EQ(b.Yb[0].item<std::int64_t>(), 8);  // the notebook printed tensor(8)
   EXPECT_EQ(b.Xb.sizes(), (at::IntArrayRef{32, 3}));
+}
+
+// The training kernel's draw is torch.randint's, number for number, from the same generator state, and
+// leaves the generator where torch.randint leaves it: for ranges below and past 2^32 (where ATen takes
+// 64 random bits), one row and the notebook's split size, several draws in a row.
+TEST(Params, DrawRowsIsTorchRandintFromTheSameGenerator) {
+  for (const std::int64_t N : {std::int64_t{1}, std::int64_t{27}, std::int64_t{182625}, (std::int64_t{1} << 32) + 5}) {
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2147483647);
+    at::Generator h = g.clone();
+    at::Tensor ix = at::empty({32}, at::kLong);
+    for (int draw = 0; draw < 3; ++draw) {
+      draw_rows(g, N, ix);
+      const at::Tensor expected = at::randint(0, N, {32}, h, at::kLong);
+      ASSERT_TRUE(at::equal(ix, expected))
+          << "N " << N << ", draw " << draw << ": " << ix.slice(0, 0, 4) << " vs " << expected.slice(0, 0, 4);
+      if (N > 1) {
+        EXPECT_GT(std::get<0>(at::_unique(ix)).numel(), 1) << "N " << N;  // not a constant
+      }
+    }
+  }
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(1);
+  at::Tensor ix = at::empty({4}, at::kLong);
+  EXPECT_THROW(draw_rows(g, 0, ix), InputError);
 }
 
 }  // namespace
