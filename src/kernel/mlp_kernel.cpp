@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "kernel/loop_clones.h"
@@ -356,11 +357,10 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   k.embedding_backward(w.dembcat, w.X, n, T_, E, V, w.dC);
   // ---- update ----
   if (lr != 0.0f) {
+    at::Tensor* const params[] = {&p.C, &p.W1, &p.b1, &p.W2, &p.b2, &p.bngain, &p.bnbias};
     float* const grads[] = {w.dC, w.dW1, w.db1, w.dW2, w.db2, w.dbngain, w.dbnbias};
-    std::size_t g = 0;
-    for (auto& [name, t] : p.named()) {
-      k.sgd_update(t->data_ptr<float>(), grads[g], t->numel(), lr);
-      ++g;
+    for (std::size_t i = 0; i < std::size(params); ++i) {
+      k.sgd_update(params[i]->data_ptr<float>(), grads[i], params[i]->numel(), lr);
     }
   }
   return *w.loss;
