@@ -294,7 +294,10 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
     throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) + "] and " +
                      std::to_string(n_) + " rows");
   }
-  if (!Xtr.is_same(split_X_) || !Ytr.is_same(split_Y_)) read_split(Xtr, Ytr);
+  if (!Xtr.is_same(split_X_) || !Ytr.is_same(split_Y_) || Xtr.data_ptr() != split_X_.data_ptr() ||
+      Ytr.data_ptr() != split_Y_.data_ptr() || Xtr.sizes() != split_X_.sizes() || Ytr.sizes() != split_Y_.sizes()) {
+    read_split(Xtr, Ytr);
+  }
   const std::int64_t* rows = ix.data_ptr<std::int64_t>();
   std::int64_t* X = raw_.X;
   std::int64_t* Y = raw_.Y;

@@ -1,8 +1,9 @@
 // The MLP's training step on raw memory (issue 14): one workspace allocated once, the fused forward,
 // the closed-form backward and the SGD update in a few passes over contiguous float32 arrays, the six
 // matmuls through kernel/products.h (libxsmm's JIT kernels or the BLAS LibTorch links, per product and
-// instruction set). The step's arrays are allocated once; per step only the batch's indices are drawn as a
-// tensor (at::randint, as the tensor-op path draws them, so that both paths see the same batches).
+// instruction set). The step's arrays are allocated once, and the tensor of the batch's indices too
+// (batch_rows(): model::draw_rows fills it with at::randint's numbers, so that both paths see the same
+// batches).
 //
 // Chain of trust: autograd verifies the tensor-op backward (model/backward.h, `check`); the kernel is
 // verified against autograd of the same parameters and batch by the verdict rule (verify_step, the
@@ -77,7 +78,10 @@ class MlpStepKernel {
   // shapes it was built for, float32, contiguous, CPU. Returns the loss.
   float step(model::Params& p, const at::Tensor& Xb, const at::Tensor& Yb, float lr);
   // The same for the rows `ix` [n] of the training split (Xtr [N, T], Ytr [N], int64, contiguous):
-  // the batch is gathered inside the kernel, with no tensor made for it.
+  // the batch is gathered inside the kernel, with no tensor made for it, from a byte copy of the split
+  // made on its first step (where every index is below 256). The kernel holds the split's tensors; they
+  // must not be changed in place while it trains on them (another tensor, or other memory or sizes,
+  // is read afresh).
   float step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix, float lr);
   // A tensor [n] (int64) the kernel keeps for the rows of the next batch, so that the trainer draws them
   // (model::draw_rows: the numbers of at::randint from the same generator) into memory made once.
@@ -99,8 +103,7 @@ class MlpStepKernel {
   at::Tensor ix_;     // batch_rows()
   // The split step_rows reads, with one byte per index where every index is below 256 (an int64 split is
   // megabytes, and each random row a cache and TLB miss; the bytes stay in the cache): made on the first
-  // step_rows of a split, which the kernel then holds (so that no other split can have its memory). A
-  // split must not be changed in place while the kernel reads it.
+  // step_rows of a split, which the kernel then holds (so that no other split can have its memory).
   at::Tensor split_X_, split_Y_;
   std::vector<std::uint8_t> split_Xb_, split_Yb_;  // empty: an index past 255, the int64 split is read
   void read_split(const at::Tensor& Xtr, const at::Tensor& Ytr);

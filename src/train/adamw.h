@@ -39,6 +39,12 @@ class AdamW {
  private:
   AdamWConfig config_;
   std::int64_t t_ = 0;
+  // The update runs on every parameter at once: p, g, m, v, each end to end in one buffer (exp_avg[i] and
+  // exp_avg_sq[i] are views of flat_m_ and flat_v_; copied in afresh when restore() or a copy of this
+  // object left them elsewhere).
+  at::Tensor flat_p_, flat_g_, flat_m_, flat_v_, denom_;
+  bool flat_fits(const std::vector<at::Tensor>& params) const;
+  void make_flat(const std::vector<at::Tensor>& params);
 };
 
 }  // namespace bpn::train

@@ -81,7 +81,8 @@ Batch draw_batch(const at::Tensor& Xtr, const at::Tensor& Ytr, std::int64_t batc
 
 void draw_rows(at::Generator& g, std::int64_t N, at::Tensor& ix) {
   if (N <= 0) throw InputError("draw_rows needs rows to draw from (N = " + std::to_string(N) + ")");
-  if (!g.device().is_cpu() || ix.scalar_type() != at::kLong || !ix.is_contiguous() || !ix.device().is_cpu()) {
+  if (!g.defined() || !g.device().is_cpu() || ix.scalar_type() != at::kLong || !ix.is_contiguous() ||
+      !ix.device().is_cpu()) {
     at::randint_out(ix, 0, N, {ix.numel()}, g);
     return;
   }

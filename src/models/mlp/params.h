@@ -56,7 +56,7 @@ Batch draw_batch(const at::Tensor& Xtr, const at::Tensor& Ytr, std::int64_t batc
 // numbers, drawn by ATen's own CPU sampler for randint (at::uniform_int_from_to_distribution, in order,
 // under the generator's lock) without the dispatcher, a TensorIterator and a new tensor: the training
 // kernel's batches (a tenth of a microsecond instead of a microsecond, ~4% of its step). Other generators
-// go through at::randint_out.
+// (and none: the default one) go through at::randint_out.
 void draw_rows(at::Generator& g, std::int64_t N, at::Tensor& ix);
 
 }  // namespace bpn::model
