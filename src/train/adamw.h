@@ -34,7 +34,9 @@ class AdamW {
     exp_avg = std::move(m);
     exp_avg_sq = std::move(v);
   }
-  std::vector<at::Tensor> exp_avg, exp_avg_sq;  // m and v, one per parameter
+  // m and v, one per parameter. A copy of an AdamW shares them (and its buffers), as a copy of a tensor
+  // does; clone them to keep a state apart (a copy with its own m and v lays out buffers of its own).
+  std::vector<at::Tensor> exp_avg, exp_avg_sq;
 
  private:
   AdamWConfig config_;

@@ -423,6 +423,61 @@ TEST(AdamW, MatchesTorchOptimAdamWStepForStep) {
   EXPECT_EQ(opt.steps(), 20);
 }
 
+// The update over every parameter at once (one buffer end to end) is torch::optim::AdamW's per
+// parameter, bit for bit: float32 parameters of several sizes (odd ones, one not contiguous), through a
+// restore() from a checkpoint's separate tensors midway, and with a copy of the optimizer whose state was
+// cloned (as the trainers keep the state before a step) stepping copies of the parameters: the same
+// result, and the original's state untouched.
+TEST(AdamW, TheUpdateOverEveryParameterAtOnceIsTorchsBitForBit) {
+  at::Generator g = at::detail::createCPUGenerator(11);
+  const std::vector<std::vector<std::int64_t>> shapes = {{27, 64}, {1}, {17}, {64, 192}, {5, 3}, {33}};
+  std::vector<at::Tensor> mine, theirs;
+  for (const auto& shape : shapes) {
+    const at::Tensor p0 = at::randn(shape, g, at::kFloat);
+    mine.push_back(p0.clone());
+    theirs.push_back(p0.clone().set_requires_grad(true));
+  }
+  mine[4] = mine[4].t().contiguous().t();  // [5, 3] with strides (1, 5): not contiguous
+  ASSERT_FALSE(mine[4].is_contiguous());
+  torch::optim::AdamW ref(theirs, torch::optim::AdamWOptions(5e-4).betas({0.9, 0.99}).eps(1e-8).weight_decay(0.01));
+  AdamW opt;
+  for (int step = 0; step < 12; ++step) {
+    std::vector<at::Tensor> grads;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      grads.push_back(at::randn(shapes[i], g, at::kFloat));
+      theirs[i].mutable_grad() = grads.back().clone();
+    }
+    if (step == 6) {  // a checkpoint's state: separate tensors, restored into a new optimizer
+      std::vector<at::Tensor> m, v;
+      for (std::size_t i = 0; i < shapes.size(); ++i) {
+        m.push_back(opt.exp_avg[i].clone());
+        v.push_back(opt.exp_avg_sq[i].clone());
+      }
+      AdamW restored;
+      restored.restore(opt.steps(), m, v);
+      opt = restored;
+    }
+    std::vector<at::Tensor> others;
+    const at::Tensor m0 = opt.exp_avg.empty() ? at::Tensor() : opt.exp_avg[0].clone();
+    if (step == 8) {  // a copy with its state cloned steps copies of the parameters first
+      AdamW copy = opt;
+      for (auto* state : {&copy.exp_avg, &copy.exp_avg_sq}) {
+        for (at::Tensor& t : *state) t = t.clone();
+      }
+      for (const at::Tensor& p : mine) others.push_back(p.clone());
+      copy.step(others, grads);
+      EXPECT_TRUE(at::equal(opt.exp_avg[0], m0)) << "the copy's step changed the original's m";
+    }
+    opt.step(mine, grads);
+    for (std::size_t i = 0; i < others.size(); ++i) EXPECT_TRUE(at::equal(others[i], mine[i])) << "parameter " << i;
+    ref.step();
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      ASSERT_TRUE(at::equal(mine[i], theirs[i].detach())) << "step " << step << ", parameter " << i;
+    }
+  }
+  EXPECT_EQ(opt.steps(), 12);
+}
+
 // A manual GPT run and its autograd twin (loss.backward(), torch::optim::AdamW) from the same seed
 // stay together: the same batches, losses within float32 rounding, val losses within 0.01.
 TEST(GPTTraining, TheManualRunFollowsItsAutogradTwin) {
