@@ -179,28 +179,18 @@ void BM_GRUStepAutograd(benchmark::State& st) { BM_RecurrentStepAutograd<bpn::mo
 // library kernel/products.h chooses on this CPU (BM_ProductChosen, what the kernel runs):
 //   build/release/bench/bench_step --benchmark_filter=Product --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
-struct Product {
-  const char* name;
-  bpn::kernel::ProductShape shape;  // ta, tb, M, N, K
-};
-constexpr Product kProducts[] = {
-    {"hprebn = embcat @ W1 (+ b1 after) [32x30x200]", {false, false, 32, 200, 30}},
-    {"logits = h @ W2 (+ b2 after) [32x200x27]", {false, false, 32, 27, 200}},
-    {"dW2 = h^T @ dlogits [200x32x27]", {true, false, 200, 27, 32}},
-    {"dh = dlogits @ W2^T [32x27x200]", {false, true, 32, 200, 27}},
-    {"dW1 = embcat^T @ dhprebn [30x32x200]", {true, false, 30, 200, 32}},
-    {"dembcat = dhprebn @ W1^T [32x200x30]", {false, true, 32, 30, 200}},
-};
+using Product = bpn::kernel::NamedProduct;  // a name and its shape (ta, tb, M, N, K)
+const auto kProducts = bpn::kernel::step_products(32, 30, 200, 27);
 
 // The GPT's products at makemore's config (B*T 512 rows, 64 channels): forward x @ W, backward
 // dx = dout @ W^T (W^T formed once) and dW = x^T @ dout, for c_attn, c_fc and mlp.c_proj
 constexpr Product kGPTProducts[] = {
-    {"qkv = ln_1 @ c_attn.W [512x192x64]", {false, false, 512, 192, 64}},
-    {"fc = ln_2 @ c_fc.W [512x256x64]", {false, false, 512, 256, 64}},
-    {"mlp_out = gelu @ mlp.c_proj.W [512x64x256]", {false, false, 512, 64, 256}},
-    {"dln_1 = dqkv @ c_attn.W^T [512x64x192]", {false, false, 512, 64, 192}},
-    {"dW c_attn = ln_1^T @ dqkv [64x192x512]", {true, false, 64, 192, 512}},
-    {"dW mlp.c_proj = gelu^T @ dmlp_out [256x64x512]", {true, false, 256, 64, 512}},
+    {"qkv = ln_1 @ c_attn.W", {false, false, 512, 192, 64}},
+    {"fc = ln_2 @ c_fc.W", {false, false, 512, 256, 64}},
+    {"mlp_out = gelu @ mlp.c_proj.W", {false, false, 512, 64, 256}},
+    {"dln_1 = dqkv @ c_attn.W^T", {false, false, 512, 64, 192}},
+    {"dW c_attn = ln_1^T @ dqkv", {true, false, 64, 192, 512}},
+    {"dW mlp.c_proj = gelu^T @ dmlp_out", {true, false, 256, 64, 512}},
 };
 
 enum class Library { kOpenBlas, kLibxsmm, kBlis, kChosen };
@@ -222,7 +212,7 @@ decltype(&bli_sgemm) blis_sgemm() {
 }
 #endif
 
-void run_product(benchmark::State& st, Library lib, const Product* table = kProducts) {
+void run_product(benchmark::State& st, Library lib, const Product* table = kProducts.data()) {
   const Product& p = table[st.range(0)];
   const bpn::kernel::ProductShape& shape = p.shape;
   if (lib == Library::kLibxsmm && bpn::kernel::libxsmm_target() == "none") {
@@ -270,9 +260,10 @@ void run_product(benchmark::State& st, Library lib, const Product* table = kProd
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
-  st.SetLabel(lib == Library::kChosen
-                  ? std::string(p.name) + " on " + bpn::kernel::library_name(bpn::kernel::choose_library(shape))
-                  : std::string(p.name));
+  const std::string name = std::string(p.name) + " [" + std::to_string(shape.M) + "x" + std::to_string(shape.K) + "x" +
+                           std::to_string(shape.N) + "]";  // M x K x N
+  st.SetLabel(lib == Library::kChosen ? name + " on " + bpn::kernel::library_name(bpn::kernel::choose_library(shape))
+                                      : name);
   st.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * static_cast<double>(shape.M * shape.N * shape.K),
                          benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);

@@ -36,12 +36,23 @@ void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int6
   }
 }
 
+// A linear layer's three products, x [n, in], W [in, out], dout [n, out]:
+ProductShape forward_product(std::int64_t n, std::int64_t in, std::int64_t out) {  // x @ W
+  return {/*ta=*/false, /*tb=*/false, n, out, in};
+}
+ProductShape dW_product(std::int64_t n, std::int64_t in, std::int64_t out) {  // x^T @ dout: [in, n] @ [n, out]
+  return {/*ta=*/true, /*tb=*/false, in, out, n};
+}
+ProductShape dx_product(std::int64_t n, std::int64_t in, std::int64_t out) {  // dout @ W^T: [n, out] @ [out, in]
+  return {/*ta=*/false, /*tb=*/true, n, in, out};
+}
+
 // Forward line: out = x @ W + b. dx = dout @ W^T, dW = x^T @ dout.
 // See docs/derivations.md#logits_backward
 void linear_backward(const float* dout, const float* x, const float* W, std::int64_t n, std::int64_t in,
                      std::int64_t out, float* dx, float* dW) {
-  product({/*ta=*/true, /*tb=*/false, in, out, n}, x, dout, dW);          // [in, n] @ [n, out]
-  if (dx) product({/*ta=*/false, /*tb=*/true, n, in, out}, dout, W, dx);  // [n, out] @ [out, in]
+  product(dW_product(n, in, out), x, dout, dW);
+  if (dx) product(dx_product(n, in, out), dout, W, dx);
 }
 
 // The loops below run row by row (contiguous, vectorizable) with per-column sums in double, compiled
@@ -182,8 +193,17 @@ BPN_KERNEL_LOOP void add_bias_rows(float* __restrict y, const float* __restrict 
 
 void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
                  float* y) {
-  product({false, false, m, out, in}, x, W, y);
+  product(forward_product(m, in, out), x, W, y);
   add_bias_rows(y, b, m, out);
+}
+
+std::array<NamedProduct, 6> step_products(std::int64_t n, std::int64_t in, std::int64_t hidden, std::int64_t classes) {
+  return {{{"hprebn = embcat @ W1 (+ b1 after)", forward_product(n, in, hidden)},
+           {"logits = h @ W2 (+ b2 after)", forward_product(n, hidden, classes)},
+           {"dW2 = h^T @ dlogits", dW_product(n, hidden, classes)},
+           {"dh = dlogits @ W2^T", dx_product(n, hidden, classes)},
+           {"dW1 = embcat^T @ dhprebn", dW_product(n, in, hidden)},
+           {"dembcat = dhprebn @ W1^T", dx_product(n, in, hidden)}}};
 }
 
 void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
@@ -294,10 +314,11 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
     throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) + "] and " +
                      std::to_string(n_) + " rows");
   }
-  if (!Xtr.is_same(split_X_) || !Ytr.is_same(split_Y_) || Xtr.data_ptr() != split_X_.data_ptr() ||
-      Ytr.data_ptr() != split_Y_.data_ptr() || Xtr.sizes() != split_X_.sizes() || Ytr.sizes() != split_Y_.sizes()) {
-    read_split(Xtr, Ytr);
-  }
+  // The held split's memory cannot be another's: the same pointer and sizes are the same split.
+  auto held = [](const at::Tensor& t, const at::Tensor& kept) {
+    return kept.defined() && t.data_ptr() == kept.data_ptr() && t.sizes() == kept.sizes();
+  };
+  if (!held(Xtr, split_X_) || !held(Ytr, split_Y_)) read_split(Xtr, Ytr);
   const std::int64_t* rows = ix.data_ptr<std::int64_t>();
   std::int64_t* X = raw_.X;
   std::int64_t* Y = raw_.Y;

@@ -16,10 +16,12 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "kernel/products.h"
 #include "models/mlp/backward.h"
 #include "models/mlp/forward.h"
 #include "models/mlp/params.h"
@@ -54,6 +56,14 @@ struct KernelTable {
 
 const KernelTable& kernel_functions();
 
+// The step's six products (kernel/products.h shapes, row-major) for n rows, `in` = T*E inputs, `hidden`
+// and `classes`, as the step runs them: what the benchmark times and the products' tests choose for.
+struct NamedProduct {
+  const char* name;
+  ProductShape shape;
+};
+std::array<NamedProduct, 6> step_products(std::int64_t n, std::int64_t in, std::int64_t hidden, std::int64_t classes);
+
 // Pieces of the forward shared by the step and the evaluation (kernel/mlp_eval.h):
 // Throws InputError unless every parameter is float32, contiguous and on the CPU (`who`: the caller).
 void require_kernel_params(const model::Params& p, const std::string& who);
@@ -80,8 +90,7 @@ class MlpStepKernel {
   // The same for the rows `ix` [n] of the training split (Xtr [N, T], Ytr [N], int64, contiguous):
   // the batch is gathered inside the kernel, with no tensor made for it, from a byte copy of the split
   // made on its first step (where every index is below 256). The kernel holds the split's tensors; they
-  // must not be changed in place while it trains on them (another tensor, or other memory or sizes,
-  // is read afresh).
+  // must not be changed in place while it trains on them (other memory or sizes are read afresh).
   float step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix, float lr);
   // A tensor [n] (int64) the kernel keeps for the rows of the next batch, so that the trainer draws them
   // (model::draw_rows: the numbers of at::randint from the same generator) into memory made once.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace bpn::train {
 
@@ -40,6 +41,10 @@ void AdamW::make_flat(const std::vector<at::Tensor>& params) {
   const at::TensorOptions options = params.front().options();
   at::Tensor m = at::zeros({total}, options), v = at::zeros({total}, options);
   const bool had_state = !exp_avg.empty();
+  if (had_state && (exp_avg.size() != params.size() || exp_avg_sq.size() != params.size())) {
+    throw std::invalid_argument("AdamW: a state for " + std::to_string(exp_avg.size()) + " parameters, given " +
+                                std::to_string(params.size()));
+  }
   exp_avg.resize(params.size());
   exp_avg_sq.resize(params.size());
   std::int64_t offset = 0;

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "kernel/mlp_kernel.h"
+
 namespace bpn::kernel {
 namespace {
 
@@ -107,25 +109,14 @@ INSTANTIATE_TEST_SUITE_P(Libraries, Products, ::testing::Values(ProductLibrary::
 
 // The kernel's six products at the lecture's shapes (n 32, 30 inputs, 200 hidden, 27 classes) and the
 // library the rule in products.h gives each, per instruction set.
-struct KernelProduct {
-  const char* name;
-  ProductShape shape;
-};
-const KernelProduct kKernelProducts[] = {
-    {"hprebn = embcat @ W1 (+ b1 after)", {false, false, 32, 200, 30}},
-    {"logits = h @ W2 (+ b2 after)", {false, false, 32, 27, 200}},
-    {"dW2 = h^T @ dlogits", {true, false, 200, 27, 32}},
-    {"dh = dlogits @ W2^T", {false, true, 32, 200, 27}},
-    {"dW1 = embcat^T @ dhprebn", {true, false, 30, 200, 32}},
-    {"dembcat = dhprebn @ W1^T", {false, true, 32, 30, 200}},
-};
+const auto kKernelProducts = step_products(32, 30, 200, 27);
 
 TEST(ProductChoice, TheKernelsProductsGetTheLibraryOfTheirInstructionSet) {
   const std::string target = libxsmm_target();
   const bool avx512 = target == "skx" || target == "clx" || target == "cpx" || target == "spr";
   EXPECT_EQ(libxsmm_avx512(), avx512) << "libxsmm's target: " << target;
   const bool avx2 = target == "hsw" || avx512;
-  for (const KernelProduct& p : kKernelProducts) {
+  for (const NamedProduct& p : kKernelProducts) {
     const ProductShape& s = p.shape;
     // products.h: all on libxsmm with AVX-512 or AVX2; OpenBLAS otherwise
     const bool libxsmm = avx2;
@@ -140,7 +131,7 @@ TEST(ProductChoice, TheKernelsProductsGetTheLibraryOfTheirInstructionSet) {
 // lookup) and alongside another thread running the same products.
 TEST(ProductChoice, TheChosenProductIsTheSameBytesOnEveryCallAndThread) {
   std::mt19937 rng(3);
-  for (const KernelProduct& p : kKernelProducts) {
+  for (const NamedProduct& p : kKernelProducts) {
     const Operands o = draw_operands(p.shape, rng);
     auto run = [&] {
       std::vector<float> C = o.unwritten_C();
