@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bpn::kernel {
@@ -74,5 +75,65 @@ void vector_exp(const float* x, float* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 #endif
+
+namespace {
+void transpose_block16_scalar(const float* const* rows, int R, int C, float* dst, std::int64_t ldd) {
+  for (int c = 0; c < C; ++c) {
+    float* d = dst + c * ldd;
+    for (int r = 0; r < R; ++r) d[r] = rows[r][c];
+    std::fill(d + R, d + 16, 0.0f);
+  }
+}
+
+#if defined(__x86_64__)
+// (GCC 12's avx512fintrin.h makes its "undefined" vectors by self-initialisation, which -Wuninitialized
+// reports inside the casts and unpacks.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void transpose_block16_avx512(const float* const* rows, int R, int C, float* dst,
+                                                                 std::int64_t ldd) {
+  const __mmask16 cols = static_cast<__mmask16>((1u << C) - 1u);
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = i < R ? _mm512_maskz_loadu_ps(cols, rows[i]) : _mm512_setzero_ps();
+  // In each 128-bit lane L: t[2i] = (r[2i][4L], r[2i+1][4L], r[2i][4L+1], r[2i+1][4L+1]), t[2i+1] the next two columns
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4q + k], lane L: column 4L + k of rows 4q .. 4q+3
+  for (int q = 0; q < 4; ++q) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    r[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // t[k] (k < 4): columns k and 8+k of rows 0-3, then of rows 4-7; t[4 + k]: columns 4+k, 12+k; t[8..15]: rows 8-15
+  for (int k = 0; k < 4; ++k) {
+    t[k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);
+    t[4 + k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
+    t[8 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+    t[12 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
+  }
+  // column c of all 16 rows: c < 8 from the first and third lanes of t[c], t[8 + c]; c >= 8 from the others
+  for (int k = 0; k < 8; ++k) {
+    r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xdd);
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(dst + c * ldd, r[c]);
+}
+#pragma GCC diagnostic pop
+#endif
+}  // namespace
+
+void transpose_block16(const float* const* rows, int R, int C, float* dst, std::int64_t ldd) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return transpose_block16_avx512(rows, R, C, dst, ldd);
+#endif
+  transpose_block16_scalar(rows, R, C, dst, ldd);
+}
 
 }  // namespace bpn::kernel

@@ -21,4 +21,11 @@ void vector_tanh(const float* x, float* y, std::int64_t n);
 // expf differ in the last bit for ~2% of floats, so here too the position decides.
 void vector_exp(const float* x, float* y, std::int64_t n);
 
+// One 16 x 16 block of a transpose: dst[c * ldd + r] = rows[r][c] for c < C and r < 16, 0 for r >= R
+// (R, C at most 16). Pure moves: in registers where the CPU has AVX-512 (four rounds of 16 shuffles, in
+// place of 256 scalar stores a row of dst apart), element by element elsewhere.
+// (It lives here because <immintrin.h> must stay out of the files compiled with -ffp-contract=off:
+// GCC 12's target pragmas in that header turn contraction back on for the code after it.)
+void transpose_block16(const float* const* rows, int R, int C, float* dst, std::int64_t ldd);
+
 }  // namespace bpn::kernel

@@ -24,6 +24,19 @@ at::Tensor kernel_product(bool a_transposed, const at::Tensor& A, const at::Tens
   kernel::product({a_transposed, /*tb=*/false, M, N, K}, A.data_ptr<float>(), B.data_ptr<float>(), C.data_ptr<float>());
   return C;
 }
+// C [M, N] = A @ B^T for contiguous float32 A [M, K] and B [N, K]: where libxsmm has the kernel, the
+// product's own transpose of B into its scratch (kernel/products.h) and then the kernel that
+// kernel_product(false, A, B^T contiguous) runs, so the same numbers without a tensor made for B^T;
+// elsewhere that tensor, as before (OpenBLAS may round B^T apart from B with its transpose flag).
+at::Tensor kernel_product_transposed_b(const at::Tensor& A, const at::Tensor& B) {
+  const kernel::ProductShape s{/*ta=*/false, /*tb=*/true, A.size(0), B.size(0), A.size(1)};
+  if (!B.is_contiguous() || kernel::choose_library(s) != kernel::ProductLibrary::kLibxsmm) {
+    return kernel_product(false, A, B.t().contiguous());
+  }
+  at::Tensor C = at::empty({s.M, s.N}, A.options());
+  kernel::product(s, A.data_ptr<float>(), B.data_ptr<float>(), C.data_ptr<float>());
+  return C;
+}
 }  // namespace
 
 KernelProducts::KernelProducts() : previous_(kernel_products) { kernel_products = true; }
@@ -46,7 +59,7 @@ LinearGrads linear_backward(const at::Tensor& dout, const at::Tensor& x, const a
   LinearGrads g;
   if (use_kernel_products({dout, x, W})) {
     const at::Tensor dc = d2.contiguous(), xc = x2.contiguous();
-    util::run_both([&] { g.dx = kernel_product(false, dc, W.t().contiguous()).view(x.sizes()); },
+    util::run_both([&] { g.dx = kernel_product_transposed_b(dc, W).view(x.sizes()); },
                    [&] {
                      g.dW = kernel_product(true, xc, dc);
                      if (bias) g.db = d2.sum({0});

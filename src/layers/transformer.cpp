@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernel/loop_clones.h"
@@ -43,15 +45,56 @@ at::Tensor empty_heads(const at::Tensor& like) {
 constexpr std::int64_t kLanes = 16;
 std::int64_t padded(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
-// dst[r * ldd + c] = X.row(b, h, r)[c] (r < R, c < hs), zero elsewhere in [R, ldd]; with transposed,
-// dst[c * ldd + r] (dst [hs, ldd])
+// dst[r * ldd + c] = X.row(b, h, r)[c] (r < R, c < hs), zero elsewhere in [rows, ldd]; with transposed,
+// dst[c * ldd + r] (dst [hs, ldd]). Pure moves: each path gives the same bits.
 template <typename S>
 void copy_head(const Heads<S>& X, std::int64_t b, std::int64_t h, std::int64_t R, std::int64_t hs, bool transposed,
                S* dst, std::int64_t ldd, std::int64_t rows) {
+  if constexpr (std::is_same_v<S, float>) {
+    if (transposed && ldd == padded(R) && rows == hs) {  // 16 x 16 blocks (kernel/vector_math.h) cover [hs, ldd]
+      const float* src[kLanes] = {};
+      for (std::int64_t r0 = 0; r0 < R; r0 += kLanes) {
+        const int nr = static_cast<int>(std::min(kLanes, R - r0));
+        for (std::int64_t c0 = 0; c0 < hs; c0 += kLanes) {
+          for (int i = 0; i < nr; ++i) src[i] = X.row(b, h, r0 + i) + c0;
+          kernel::transpose_block16(src, nr, static_cast<int>(std::min(kLanes, hs - c0)), dst + c0 * ldd + r0, ldd);
+        }
+      }
+      return;
+    }
+  }
   std::fill(dst, dst + rows * ldd, S(0));
   for (std::int64_t r = 0; r < R; ++r) {
     const S* x = X.row(b, h, r);
     for (std::int64_t c = 0; c < hs; ++c) (transposed ? dst[c * ldd + r] : dst[r * ldd + c]) = x[c];
+  }
+}
+
+// kLanes values of S as one GCC vector: the compiler keeps the accumulators below in registers (as
+// arrays indexed by lane they lived on the stack, each step a store and a reload), and each lane's
+// arithmetic is the plain loop's, a product then a sum, rounded as written.
+template <typename S>
+struct LanesOf;
+template <>
+struct LanesOf<float> {
+  typedef float type __attribute__((vector_size(kLanes * sizeof(float))));
+};
+template <>
+struct LanesOf<double> {
+  typedef double type __attribute__((vector_size(kLanes * sizeof(double))));
+};
+template <typename S>
+using Lanes = typename LanesOf<S>::type;
+
+// The first n of v's lanes to out
+template <typename S>
+inline void store_lanes(const Lanes<S>& v, S* out, std::int64_t n) {
+  if (n == kLanes) {
+    std::memcpy(out, &v, sizeof v);
+  } else {
+    S lanes[kLanes];
+    std::memcpy(lanes, &v, sizeof v);
+    std::copy(lanes, lanes + n, out);
   }
 }
 
@@ -60,14 +103,13 @@ template <typename S>
 inline void weighted_rows(const S* w, const S* m, std::int64_t ldm, std::int64_t k0, std::int64_t k1, S* out,
                           std::int64_t n_out, std::int64_t w_stride = 1) {
   for (std::int64_t n0 = 0; n0 < n_out; n0 += kLanes) {
-    S acc[kLanes] = {};
+    Lanes<S> acc = {};
     for (std::int64_t k = k0; k < k1; ++k) {
-      const S wk = w[k * w_stride];
-      const S* mk = m + k * ldm + n0;
-      for (std::int64_t l = 0; l < kLanes; ++l) acc[l] += wk * mk[l];
+      Lanes<S> mk;
+      std::memcpy(&mk, m + k * ldm + n0, sizeof mk);
+      acc += w[k * w_stride] * mk;
     }
-    const std::int64_t n = std::min(kLanes, n_out - n0);
-    for (std::int64_t l = 0; l < n; ++l) out[n0 + l] = acc[l];
+    store_lanes(acc, out + n0, std::min(kLanes, n_out - n0));
   }
 }
 
@@ -77,18 +119,14 @@ template <int R, typename S>
 inline void weighted_rows_n(const S* const* w, std::int64_t w_stride, const S* m, std::int64_t ldm, std::int64_t k0,
                             std::int64_t k1, S* const* out, std::int64_t n_out) {
   for (std::int64_t n0 = 0; n0 < n_out; n0 += kLanes) {
-    S acc[R][kLanes] = {};
+    Lanes<S> acc[R] = {};
     for (std::int64_t k = k0; k < k1; ++k) {
-      const S* mk = m + k * ldm + n0;
-      for (int r = 0; r < R; ++r) {
-        const S wk = w[r][k * w_stride];
-        for (std::int64_t l = 0; l < kLanes; ++l) acc[r][l] += wk * mk[l];
-      }
+      Lanes<S> mk;
+      std::memcpy(&mk, m + k * ldm + n0, sizeof mk);
+      for (int r = 0; r < R; ++r) acc[r] += w[r][k * w_stride] * mk;
     }
     const std::int64_t n = std::min(kLanes, n_out - n0);
-    for (int r = 0; r < R; ++r) {
-      for (std::int64_t l = 0; l < n; ++l) out[r][n0 + l] = acc[r][l];
-    }
+    for (int r = 0; r < R; ++r) store_lanes(acc[r], out[r] + n0, n);
   }
 }
 
