@@ -48,8 +48,8 @@ std::int64_t padded(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes;
 // dst[r * ldd + c] = X.row(b, h, r)[c] (r < R, c < hs), zero elsewhere in [rows, ldd]; with transposed,
 // dst[c * ldd + r] (dst [hs, ldd]). Pure moves: each path gives the same bits.
 template <typename S>
-void copy_head(const Heads<S>& X, std::int64_t b, std::int64_t h, std::int64_t R, std::int64_t hs, bool transposed,
-               S* dst, std::int64_t ldd, std::int64_t rows) {
+inline void copy_head(const Heads<S>& X, std::int64_t b, std::int64_t h, std::int64_t R, std::int64_t hs,
+                      bool transposed, S* dst, std::int64_t ldd, std::int64_t rows) {
   if constexpr (std::is_same_v<S, float>) {
     if (transposed && ldd == padded(R) && rows == hs) {  // 16 x 16 blocks (kernel/vector_math.h) cover [hs, ldd]
       const float* src[kLanes] = {};
@@ -143,16 +143,32 @@ inline void weighted_rows_all(std::int64_t count, W w, std::int64_t w_stride, co
   for (; r < count; ++r) weighted_rows(w(r), m, ldm, k0, k1, out(r), n_out, w_stride);
 }
 
+// Head (b, h)'s T rows as weighted_rows reads them, with row stride *ld: in place where each row is a
+// whole number of lane blocks (hs a multiple of kLanes: the same values, no copy), else copied into dst
+// [T, padded(hs)] with zeros after each row's hs.
+template <typename S>
+inline const S* head_rows(const Heads<S>& X, std::int64_t b, std::int64_t h, std::int64_t T, std::int64_t hs, S* dst,
+                          std::int64_t* ld) {
+  if (hs % kLanes == 0) {
+    *ld = X.st;
+    return X.row(b, h, 0);
+  }
+  *ld = padded(hs);
+  copy_head(X, b, h, T, hs, false, dst, *ld, T);
+  return dst;
+}
+
 // scratch: hs * Tp + Tp * Tp + T * Hp values
 template <typename S>
 BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, std::int64_t B, std::int64_t nh,
                                             std::int64_t T, std::int64_t hs, S s, S* pp, S* py, S* scratch) {
-  const std::int64_t Tp = padded(T), Hp = padded(hs);
+  const std::int64_t Tp = padded(T);
   S *kt = scratch, *dots = kt + hs * Tp, *vp = dots + Tp * Tp;
   for (std::int64_t b = 0; b < B; ++b) {
     for (std::int64_t h = 0; h < nh; ++h) {
       copy_head(K, b, h, T, hs, true, kt, Tp, hs);  // k^T [hs, Tp]
-      copy_head(V, b, h, T, hs, false, vp, Hp, T);  // v [T, Hp]
+      std::int64_t ldv = 0;
+      const S* v = head_rows(V, b, h, T, hs, vp, &ldv);  // v [T, hs]
       // dots[i, j] = q_i . k_j
       weighted_rows_all<S>(
           T, [&](std::int64_t i) { return Q.row(b, h, i); }, 1, kt, Tp, 0, hs,
@@ -169,7 +185,7 @@ BPN_KERNEL_LOOP void attention_forward_loop(Heads<S> Q, Heads<S> K, Heads<S> V, 
         for (std::int64_t j = 0; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
         const S inv = S(1) / sum;
         for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
-        weighted_rows(p, vp, Hp, 0, i + 1, py + (b * T + i) * nh * hs + h * hs, hs);  // y_i = sum_j p_ij v_j
+        weighted_rows(p, v, ldv, 0, i + 1, py + (b * T + i) * nh * hs + h * hs, hs);  // y_i = sum_j p_ij v_j
       }
     }
   }
@@ -187,10 +203,11 @@ BPN_KERNEL_LOOP void attention_scores_backward_loop(Heads<S> Q, Heads<S> K, Head
     for (std::int64_t h = 0; h < nh; ++h) {
       const S* datt = pd + (b * nh + h) * T * T;
       for (std::int64_t e = 0; e < T * T; ++e) d[e] = datt[e] * s;
-      copy_head(K, b, h, T, hs, false, kp, Hp, T);
-      copy_head(Q, b, h, T, hs, false, qp, Hp, T);
-      for (std::int64_t i = 0; i < T; ++i) weighted_rows(d + i * T, kp, Hp, 0, i + 1, DQ.row(b, h, i), hs);
-      for (std::int64_t j = 0; j < T; ++j) weighted_rows(d + j, qp, Hp, j, T, DK.row(b, h, j), hs, T);
+      std::int64_t ldk = 0, ldq = 0;
+      const S* k = head_rows(K, b, h, T, hs, kp, &ldk);
+      const S* q = head_rows(Q, b, h, T, hs, qp, &ldq);
+      for (std::int64_t i = 0; i < T; ++i) weighted_rows(d + i * T, k, ldk, 0, i + 1, DQ.row(b, h, i), hs);
+      for (std::int64_t j = 0; j < T; ++j) weighted_rows(d + j, q, ldq, j, T, DK.row(b, h, j), hs, T);
     }
   }
 }
@@ -201,19 +218,20 @@ template <typename S>
 BPN_KERNEL_LOOP void attention_values_backward_loop(Heads<S> DY, Heads<S> V, Heads<S> DV, std::int64_t B,
                                                     std::int64_t nh, std::int64_t T, std::int64_t hs, const S* pp,
                                                     S* pdp, S* scratch) {
-  const std::int64_t Tp = padded(T), Hp = padded(hs);
+  const std::int64_t Tp = padded(T);
   S *vt = scratch, *dyp = vt + hs * Tp;
   for (std::int64_t b = 0; b < B; ++b) {
     for (std::int64_t h = 0; h < nh; ++h) {
       const S* p = pp + (b * nh + h) * T * T;
       S* dp = pdp + (b * nh + h) * T * T;
-      copy_head(V, b, h, T, hs, true, vt, Tp, hs);    // v^T [hs, Tp]
-      copy_head(DY, b, h, T, hs, false, dyp, Hp, T);  // dy [T, Hp]
+      copy_head(V, b, h, T, hs, true, vt, Tp, hs);  // v^T [hs, Tp]
+      std::int64_t ldy = 0;
+      const S* dy = head_rows(DY, b, h, T, hs, dyp, &ldy);  // dy [T, hs]
       weighted_rows_all<S>(
           T, [&](std::int64_t i) { return DY.row(b, h, i); }, 1, vt, Tp, 0, hs,
           [&](std::int64_t i) { return dp + i * T; }, T);
       weighted_rows_all<S>(
-          T, [&](std::int64_t j) { return p + j; }, T, dyp, Hp, 0, T, [&](std::int64_t j) { return DV.row(b, h, j); },
+          T, [&](std::int64_t j) { return p + j; }, T, dy, ldy, 0, T, [&](std::int64_t j) { return DV.row(b, h, j); },
           hs);
     }
   }
