@@ -77,14 +77,6 @@ void vector_exp(const float* x, float* y, std::int64_t n) {
 #endif
 
 namespace {
-void transpose_block16_scalar(const float* const* rows, int R, int C, float* dst, std::int64_t ldd) {
-  for (int c = 0; c < C; ++c) {
-    float* d = dst + c * ldd;
-    for (int r = 0; r < R; ++r) d[r] = rows[r][c];
-    std::fill(d + R, d + 16, 0.0f);
-  }
-}
-
 #if defined(__x86_64__)
 // (GCC 12's avx512fintrin.h makes its "undefined" vectors by self-initialisation, which -Wuninitialized
 // reports inside the casts and unpacks.)
@@ -128,12 +120,20 @@ __attribute__((target("avx512f"))) void transpose_block16_avx512(const float* co
 #endif
 }  // namespace
 
+void transpose_block16_portable(const float* const* rows, int R, int C, float* dst, std::int64_t ldd) {
+  for (int c = 0; c < C; ++c) {
+    float* d = dst + c * ldd;
+    for (int r = 0; r < R; ++r) d[r] = rows[r][c];
+    std::fill(d + R, d + 16, 0.0f);
+  }
+}
+
 void transpose_block16(const float* const* rows, int R, int C, float* dst, std::int64_t ldd) {
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512) return transpose_block16_avx512(rows, R, C, dst, ldd);
 #endif
-  transpose_block16_scalar(rows, R, C, dst, ldd);
+  transpose_block16_portable(rows, R, C, dst, ldd);
 }
 
 }  // namespace bpn::kernel

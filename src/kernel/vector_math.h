@@ -27,5 +27,7 @@ void vector_exp(const float* x, float* y, std::int64_t n);
 // (It lives here because <immintrin.h> must stay out of the files compiled with -ffp-contract=off:
 // GCC 12's target pragmas in that header turn contraction back on for the code after it.)
 void transpose_block16(const float* const* rows, int R, int C, float* dst, std::int64_t ldd);
+// The same element by element: what CPUs without AVX-512 run (the tests hold both to the definition).
+void transpose_block16_portable(const float* const* rows, int R, int C, float* dst, std::int64_t ldd);
 
 }  // namespace bpn::kernel
