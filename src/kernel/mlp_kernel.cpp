@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <tuple>
 #include <vector>
 
 #include "kernel/loop_clones.h"
@@ -381,9 +382,10 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   k.embedding_backward(w.dembcat, w.X, n, T_, E, V, w.dC);
   // ---- update ----
   if (lr != 0.0f) {
-    at::Tensor* const params[] = {&p.C, &p.W1, &p.b1, &p.W2, &p.b2, &p.bngain, &p.bnbias};
-    float* const grads[] = {w.dC, w.dW1, w.db1, w.dW2, w.db2, w.dbngain, w.dbnbias};
-    for (std::size_t i = 0; i < std::size(params); ++i) {
+    const auto params = p.tensors();
+    float* const grads[] = {w.dC, w.dW1, w.db1, w.dW2, w.db2, w.dbngain, w.dbnbias};  // in that order
+    static_assert(std::size(grads) == std::tuple_size_v<decltype(params)>);
+    for (std::size_t i = 0; i < params.size(); ++i) {
       k.sgd_update(params[i]->data_ptr<float>(), grads[i], params[i]->numel(), lr);
     }
   }

@@ -4,6 +4,7 @@
 #include <ATen/core/DistributionsHelper.h>
 
 #include <cmath>
+#include <iterator>
 #include <mutex>
 
 #include "util/errors.h"
@@ -21,13 +22,21 @@ std::string dtype_name(at::ScalarType dtype) {
   }
 }
 
-std::vector<std::pair<std::string, at::Tensor*>> Params::named() {
-  return {{"C", &C}, {"W1", &W1}, {"b1", &b1}, {"W2", &W2}, {"b2", &b2}, {"bngain", &bngain}, {"bnbias", &bnbias}};
-}
+namespace {
+constexpr const char* kParamNames[] = {"C", "W1", "b1", "W2", "b2", "bngain", "bnbias"};  // as tensors() orders them
 
-std::vector<std::pair<std::string, const at::Tensor*>> Params::named() const {
-  return {{"C", &C}, {"W1", &W1}, {"b1", &b1}, {"W2", &W2}, {"b2", &b2}, {"bngain", &bngain}, {"bnbias", &bnbias}};
+template <typename T, std::size_t N>
+std::vector<std::pair<std::string, T*>> with_names(const std::array<T*, N>& tensors) {
+  static_assert(N == std::size(kParamNames));
+  std::vector<std::pair<std::string, T*>> out;
+  for (std::size_t i = 0; i < N; ++i) out.emplace_back(kParamNames[i], tensors[i]);
+  return out;
 }
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor*>> Params::named() { return with_names(tensors()); }
+
+std::vector<std::pair<std::string, const at::Tensor*>> Params::named() const { return with_names(tensors()); }
 
 std::int64_t Params::numel() const {
   std::int64_t total = 0;

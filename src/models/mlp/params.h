@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,10 @@ struct Params {
   at::Tensor bngain;  // [1, n_hidden]
   at::Tensor bnbias;  // [1, n_hidden]
 
-  // In the notebook's order: C, W1, b1, W2, b2, bngain, bnbias.
+  // In the notebook's order: C, W1, b1, W2, b2, bngain, bnbias (the one place that lists it).
+  std::array<at::Tensor*, 7> tensors() { return tensors_of(*this); }
+  std::array<const at::Tensor*, 7> tensors() const { return tensors_of(*this); }
+  // The same, with their names (a vector and strings: not for the training kernel's step).
   std::vector<std::pair<std::string, at::Tensor*>> named();
   std::vector<std::pair<std::string, const at::Tensor*>> named() const;
   std::int64_t numel() const;
@@ -28,6 +32,12 @@ struct Params {
   // The same values, detached, in another dtype on the same device; float32 -> float64 -> float32 is exact
   // for the notebook's float32 draws.
   Params to(at::ScalarType dtype) const;
+
+ private:
+  template <typename Self>
+  static auto tensors_of(Self& s) -> std::array<decltype(&s.C), 7> {
+    return {&s.C, &s.W1, &s.b1, &s.W2, &s.b2, &s.bngain, &s.bnbias};
+  }
 };
 
 // The generator g after the parameter draws, so that the minibatch draws continue its stream.
