@@ -29,7 +29,8 @@ void tanh_forward(const float* x, float* y, std::int64_t size) {
 
 // Forward line: loss = F.cross_entropy(logits, Yb); dlogits = (softmax(logits) - onehot(Yb)) / n.
 // See docs/derivations.md#cross_entropy_backward
-void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int64_t n, std::int64_t V, float* dlogits) {
+BPN_KERNEL_LOOP void cross_entropy_backward(const float* probs, const std::int64_t* Y, std::int64_t n, std::int64_t V,
+                                            float* dlogits) {
   const float inv_n = 1.0f / static_cast<float>(n);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < V; ++j) dlogits[i * V + j] = probs[i * V + j] * inv_n;
@@ -190,6 +191,37 @@ BPN_KERNEL_LOOP void add_bias_rows(float* __restrict y, const float* __restrict 
     for (std::int64_t j = 0; j < out; ++j) y[i * out + j] += b[j];
   }
 }
+
+// probs[i, j] *= 1 / row_sum[i], the reciprocal rounded to float32 once per row
+BPN_KERNEL_LOOP void normalize_rows(const double* __restrict row_sum, std::int64_t m, std::int64_t V,
+                                    float* __restrict probs) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float inv_sum = static_cast<float>(1.0 / row_sum[i]);
+    for (std::int64_t j = 0; j < V; ++j) probs[i * V + j] *= inv_sum;
+  }
+}
+
+// dst[r, :] = table[index[r], :] for `rows` rows of E floats. The MLP's rows are short (E = 10): below 16
+// floats, copies of 8, 4, 2 and 1 floats, each of a constant size that the compiler makes into moves, in
+// place of a memcpy call per row (GCC makes a plain copy loop into one).
+BPN_KERNEL_LOOP void gather_rows(const float* __restrict table, const std::int64_t* __restrict index, std::int64_t rows,
+                                 std::int64_t E, float* __restrict dst) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* src = table + index[r] * E;
+    float* out = dst + r * E;
+    if (E >= 16) {
+      std::memcpy(out, src, static_cast<std::size_t>(E) * sizeof(float));
+      continue;
+    }
+    std::int64_t e = 0;
+    for (const std::int64_t width : {8, 4, 2, 1}) {
+      if (E - e >= width) {
+        std::memcpy(out + e, src + e, static_cast<std::size_t>(width) * sizeof(float));
+        e += width;
+      }
+    }
+  }
+}
 }  // namespace
 
 void linear_rows(const float* x, const float* W, const float* b, std::int64_t m, std::int64_t in, std::int64_t out,
@@ -210,25 +242,51 @@ std::array<NamedProduct, 6> step_products(std::int64_t n, std::int64_t in, std::
 void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
   const std::int64_t E = p.C.size(1), TE = p.W1.size(0), H = p.W1.size(1);
   const float* C = p.C.data_ptr<float>();
-  for (std::int64_t r = 0; r < m * (TE / E); ++r) std::memcpy(embcat + r * E, C + X[r] * E, sizeof(float) * E);
+  gather_rows(C, X, m * (TE / E), E, embcat);
   linear_rows(embcat, p.W1.data_ptr<float>(), p.b1.data_ptr<float>(), m, TE, H, hprebn);  // embcat @ W1 + b1
 }
 
-double cross_entropy_rows(const float* logits, const std::int64_t* Y, std::int64_t m, std::int64_t V, float* e,
-                          float* row_max, double* row_sum) {
-  for (std::int64_t i = 0; i < m; ++i) {
-    const float* l = logits + i * V;
-    row_max[i] = *std::max_element(l, l + V);
-    for (std::int64_t j = 0; j < V; ++j) e[i * V + j] = l[j] - row_max[i];
+namespace {
+// Softmax rows are short (V = 27) and each row's max and sum is a chain, a compare or an add per
+// element; kRowGroup rows run side by side, so that the chains overlap, each formed as before (a row's
+// elements in column order, the max as std::max_element keeps it: the first of the largest).
+constexpr std::int64_t kRowGroup = 8;
+
+template <std::int64_t G>
+__attribute__((always_inline)) inline void row_max_shifted(const float* __restrict l, std::int64_t V,
+                                                           float* __restrict e, float* __restrict row_max) {
+  float mx[G];
+  for (std::int64_t r = 0; r < G; ++r) mx[r] = l[r * V];
+  for (std::int64_t j = 1; j < V; ++j) {
+    for (std::int64_t r = 0; r < G; ++r) mx[r] = mx[r] < l[r * V + j] ? l[r * V + j] : mx[r];
   }
+  for (std::int64_t r = 0; r < G; ++r) {
+    row_max[r] = mx[r];
+    for (std::int64_t j = 0; j < V; ++j) e[r * V + j] = l[r * V + j] - mx[r];
+  }
+}
+
+template <std::int64_t G>
+__attribute__((always_inline)) inline void row_sums(const float* __restrict e, std::int64_t V,
+                                                    double* __restrict row_sum) {
+  double sum[G] = {};
+  for (std::int64_t j = 0; j < V; ++j) {
+    for (std::int64_t r = 0; r < G; ++r) sum[r] += e[r * V + j];
+  }
+  for (std::int64_t r = 0; r < G; ++r) row_sum[r] = sum[r];
+}
+}  // namespace
+
+BPN_KERNEL_LOOP double cross_entropy_rows(const float* logits, const std::int64_t* Y, std::int64_t m, std::int64_t V,
+                                          float* e, float* row_max, double* row_sum) {
+  std::int64_t i = 0;
+  for (; i + kRowGroup <= m; i += kRowGroup) row_max_shifted<kRowGroup>(logits + i * V, V, e + i * V, row_max + i);
+  for (; i < m; ++i) row_max_shifted<1>(logits + i * V, V, e + i * V, row_max + i);
   vector_exp(e, e, m * V);  // libmvec's expf (std::exp without it)
+  for (i = 0; i + kRowGroup <= m; i += kRowGroup) row_sums<kRowGroup>(e + i * V, V, row_sum + i);
+  for (; i < m; ++i) row_sums<1>(e + i * V, V, row_sum + i);
   double loss = 0.0;
-  for (std::int64_t i = 0; i < m; ++i) {
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < V; ++j) sum += e[i * V + j];
-    row_sum[i] = sum;
-    loss += std::log(sum) + row_max[i] - logits[i * V + Y[i]];
-  }
+  for (i = 0; i < m; ++i) loss += std::log(row_sum[i]) + row_max[i] - logits[i * V + Y[i]];
   return loss;
 }
 
@@ -366,10 +424,7 @@ float MlpStepKernel::run(model::Params& p, float lr) {
   linear_rows(w.h, p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), n, H, V, w.logits);  // h @ W2 + b2
   // softmax and cross-entropy: probs = exp(logits - rowmax), then each row's sum (in double) normalises it
   const double loss = cross_entropy_rows(w.logits, w.Y, n, V, w.probs, w.row_max, w.row_sum);
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float inv_sum = static_cast<float>(1.0 / w.row_sum[i]);
-    for (std::int64_t j = 0; j < V; ++j) w.probs[i * V + j] *= inv_sum;
-  }
+  normalize_rows(w.row_sum, n, V, w.probs);
   *w.loss = static_cast<float>(loss / static_cast<double>(n));
   // ---- backward ----
   k.cross_entropy_backward(w.probs, w.Y, n, V, w.dlogits);

@@ -12,10 +12,14 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
+#include "kernel/vector_math.h"
 #include "models/mlp/backward.h"
 #include "models/mlp/check.h"
 #include "models/mlp/forward.h"
@@ -141,6 +145,71 @@ TEST(KernelStep, StepRowsIsTheStepOfTheGatheredBatchForSmallAndLargeVocabularies
         }
       }
     }
+  }
+}
+
+// cross_entropy_rows forms kRowGroup rows side by side; each row must still be the row-by-row definition,
+// bit for bit: the row's max as std::max_element finds it, exp of the shifted row (one vector_exp call over
+// all m*V, as the kernel makes it), the sum in double in column order, and the loss summed in row order.
+// Row counts around the group of 8 and short and long rows; ties for the max, and -0 next to +0.
+TEST(KernelStep, CrossEntropyRowsAreTheRowByRowDefinitionBitForBit) {
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
+  for (const std::int64_t m : {1, 7, 8, 9, 16, 19, 33}) {
+    for (const std::int64_t V : {1, 5, 27, 40}) {
+      at::Tensor logits = at::randn({m, V}, g, at::kFloat) * 4;
+      logits.select(0, 0).fill_(0.5f);  // a row of ties
+      if (V > 2 && m > 1) {
+        logits[m - 1][0] = -0.0f;
+        logits[m - 1][1] = 0.0f;
+        logits[m - 1].narrow(0, 2, V - 2).fill_(-1.0f);
+      }
+      const at::Tensor Y = at::randint(0, V, {m}, g, at::kLong);
+      const float* l = logits.data_ptr<float>();
+      const std::int64_t* y = Y.data_ptr<std::int64_t>();
+      std::vector<float> e(m * V), row_max(m), e_ref(m * V), max_ref(m);
+      std::vector<double> row_sum(m), sum_ref(m);
+      const double loss = cross_entropy_rows(l, y, m, V, e.data(), row_max.data(), row_sum.data());
+      for (std::int64_t i = 0; i < m; ++i) {
+        max_ref[i] = *std::max_element(l + i * V, l + (i + 1) * V);
+        for (std::int64_t j = 0; j < V; ++j) e_ref[i * V + j] = l[i * V + j] - max_ref[i];
+      }
+      vector_exp(e_ref.data(), e_ref.data(), m * V);
+      double loss_ref = 0.0;
+      for (std::int64_t i = 0; i < m; ++i) {
+        double sum = 0.0;
+        for (std::int64_t j = 0; j < V; ++j) sum += e_ref[i * V + j];
+        sum_ref[i] = sum;
+        loss_ref += std::log(sum) + max_ref[i] - l[i * V + y[i]];
+      }
+      const std::string at_shape = "m " + std::to_string(m) + ", V " + std::to_string(V);
+      for (std::int64_t i = 0; i < m; ++i) {
+        EXPECT_EQ(std::signbit(row_max[i]), std::signbit(max_ref[i])) << at_shape << ", row " << i;
+      }
+      EXPECT_EQ(row_max, max_ref) << at_shape;
+      EXPECT_EQ(e, e_ref) << at_shape;
+      EXPECT_EQ(row_sum, sum_ref) << at_shape;
+      EXPECT_EQ(loss, loss_ref) << at_shape;
+    }
+  }
+}
+
+// hprebn_rows gathers C's rows with copies sized for short rows (below 16 floats) and memcpy above:
+// embcat is C[X] flattened, byte for byte, at every width from 1 to 20.
+TEST(KernelStep, EmbcatIsTheGatheredRowsOfCAtEveryWidth) {
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(5);
+  const std::int64_t V = 27, T = 3, H = 8, m = 13;
+  for (std::int64_t E = 1; E <= 20; ++E) {
+    model::Params p;
+    p.C = at::randn({V, E}, g, at::kFloat);
+    p.W1 = at::randn({T * E, H}, g, at::kFloat);
+    p.b1 = at::randn({H}, g, at::kFloat);
+    const at::Tensor X = at::randint(0, V, {m, T}, g, at::kLong);
+    // guard words after embcat: a copy past a row's end shows in them
+    std::vector<float> embcat(m * T * E + 16, -7.0f), hprebn(m * H);
+    hprebn_rows(p, X.data_ptr<std::int64_t>(), m, embcat.data(), hprebn.data());
+    const at::Tensor expected = p.C.index_select(0, X.flatten()).reshape({m, T * E});
+    EXPECT_TRUE(at::equal(at::from_blob(embcat.data(), {m, T * E}, at::kFloat), expected)) << "E " << E;
+    for (std::size_t k = m * T * E; k < embcat.size(); ++k) EXPECT_EQ(embcat[k], -7.0f) << "E " << E;
   }
 }
 
