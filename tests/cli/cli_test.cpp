@@ -8,6 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "models/mlp/check.h"
 #include "support/cli_runner.h"
@@ -58,6 +60,38 @@ TEST(Cli, BadOptionValuesAreRejected) {
 
 TEST(Cli, UnwritableJsonFailsBeforeAnyWork) {
   expect_one_line_error(run_cli({"check", "--json", "/nonexistent-dir/report.json"}), "/nonexistent-dir");
+}
+
+// The sequence models' sizes come from the data: the vocabulary, and (GPT, RNN, GRU) the longest word.
+// Trained on a word list other than names.txt (the names of letters a-m only, 2 to 9 long: 14 characters,
+// the longest word 9), each checkpoint must say the sizes its tensors have, so that sample reads it and
+// --resume continues it. (The checkpoints recorded the defaults, 27 and 16, and could not be read back.)
+TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = cli_scratch("other_words");
+  const fs::path words = dir / "a_to_m.txt";
+  {
+    std::ifstream in(bpn::testing::names_path());
+    std::ofstream out(words);
+    std::string w;
+    while (std::getline(in, w)) {
+      if (w.size() >= 2 && w.size() <= 9 && w.find_first_not_of("abcdefghijklm") == std::string::npos) out << w << '\n';
+    }
+  }
+  for (const std::string arch : {"wavenet", "gpt", "rnn", "gru"}) {
+    const std::string out = (dir / arch).string();
+    std::vector<std::string> train = {"train", "--arch", arch, "--data", words.string(), "--steps", "4", "--out", out};
+    if (arch == "gpt") train.insert(train.end(), {"--n-layer", "1", "--n-embd", "16"});
+    const Result trained = run_cli(train);
+    ASSERT_EQ(trained.status, kExitOk) << arch << ": " << trained.err;
+    const Result sampled = run_cli({"sample", "--model", out, "-n", "3"});
+    EXPECT_EQ(sampled.status, kExitOk) << arch << ": " << sampled.err;
+    EXPECT_EQ(std::count(sampled.out.begin(), sampled.out.end(), '\n'), 3) << arch << ": " << sampled.out;
+    EXPECT_EQ(sampled.out.find_first_not_of("abcdefghijklm\n"), std::string::npos) << arch << ": " << sampled.out;
+    const Result resumed = run_cli({"train", "--data", words.string(), "--steps", "6", "--resume", out, "--out", out});
+    EXPECT_EQ(resumed.status, kExitOk) << arch << ": " << resumed.err;
+    EXPECT_NE(resumed.out.find("resuming from step 4"), std::string::npos) << arch << ": " << resumed.out;
+  }
 }
 
 TEST(Cli, HelpExitsZero) { EXPECT_EQ(run_cli({"check", "--help"}).status, kExitOk); }

@@ -155,8 +155,11 @@ nlohmann::json gpt_config_json(const GPTTrainConfig& c) {
 
 void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTrainConfig& cfg,
                          const data::Dataset& data) {
-  SafeTensors st =
-      checkpoint_base("gpt", gpt_config_json(cfg), data.vocab, "train_words", s.train.X.size(0), s.step, s.g, s.losses);
+  // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
+  GPTTrainConfig saved = cfg;
+  saved.model = s.net.config;
+  SafeTensors st = checkpoint_base("gpt", gpt_config_json(saved), data.vocab, "train_words", s.train.X.size(0), s.step,
+                                   s.g, s.losses);
   std::vector<std::string> names;
   for (const auto& [name, t] : const_cast<models::GPT&>(s.net).parameters()) {
     st.tensors.emplace_back(name, *t);

@@ -143,7 +143,10 @@ nlohmann::json config_json(const RecurrentTrainConfig& c) {
 
 void save_recurrent_checkpoint(const std::string& dir, const RecurrentState& s, const RecurrentTrainConfig& cfg,
                                const data::Dataset& data) {
-  SafeTensors st = checkpoint_base(cfg.model.arch(), config_json(cfg), data.vocab, "train_words", s.train.X.size(0),
+  // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
+  RecurrentTrainConfig saved = cfg;
+  saved.model = s.net.config;
+  SafeTensors st = checkpoint_base(cfg.model.arch(), config_json(saved), data.vocab, "train_words", s.train.X.size(0),
                                    s.step, s.g, s.losses);
   std::vector<std::string> names;
   for (const auto& [name, t] : const_cast<models::RecurrentLM&>(s.net).parameters()) {

@@ -157,8 +157,11 @@ nlohmann::json config_json(const WaveNetTrainConfig& c) {
 
 void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, const WaveNetTrainConfig& cfg,
                              const data::Dataset& data) {
-  SafeTensors st =
-      checkpoint_base("wavenet", config_json(cfg), data.vocab, "train_rows", data.train.rows(), s.step, s.g, s.losses);
+  // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
+  WaveNetTrainConfig saved = cfg;
+  saved.model = s.net.config;
+  SafeTensors st = checkpoint_base("wavenet", config_json(saved), data.vocab, "train_rows", data.train.rows(), s.step,
+                                   s.g, s.losses);
   auto& net = const_cast<models::WaveNet&>(s.net);
   for (auto& [name, t] : net.parameters()) st.tensors.emplace_back(name, *t);
   for (auto& [name, t] : net.net.buffers()) st.tensors.emplace_back(name, *t);
