@@ -65,7 +65,9 @@ TEST(Cli, UnwritableJsonFailsBeforeAnyWork) {
 // The sequence models' sizes come from the data: the vocabulary, and (GPT, RNN, GRU) the longest word.
 // Trained on a word list other than names.txt (the names of letters a-m only, 2 to 9 long: 14 characters,
 // the longest word 9), each checkpoint must say the sizes its tensors have, so that sample reads it and
-// --resume continues it. (The checkpoints recorded the defaults, 27 and 16, and could not be read back.)
+// --resume continues it, and the run's --json report must say them too. (The checkpoints and reports
+// recorded the defaults: vocab_size 27, and block_size 16 for the GPT, RNN and GRU; the checkpoints could
+// not be read back.)
 TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = cli_scratch("other_words");
@@ -80,10 +82,17 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
   }
   for (const std::string arch : {"wavenet", "gpt", "rnn", "gru"}) {
     const std::string out = (dir / arch).string();
-    std::vector<std::string> train = {"train", "--arch", arch, "--data", words.string(), "--steps", "4", "--out", out};
+    const std::string report = (dir / (arch + ".json")).string();
+    std::vector<std::string> train = {"train", "--arch", arch, "--data", words.string(), "--steps",
+                                      "4",     "--out",  out,  "--json", report};
     if (arch == "gpt") train.insert(train.end(), {"--n-layer", "1", "--n-embd", "16"});
     const Result trained = run_cli(train);
     ASSERT_EQ(trained.status, kExitOk) << arch << ": " << trained.err;
+    // The run's report says the same sizes: 13 letters and '.', contexts of 8 (the WaveNet's) or the
+    // longest word + 1
+    const nlohmann::json config = nlohmann::json::parse(std::ifstream(report)).at("config");
+    EXPECT_EQ(config.at("vocab_size").get<int>(), 14) << arch;
+    EXPECT_EQ(config.at("block_size").get<int>(), arch == "wavenet" ? 8 : 10) << arch;
     const Result sampled = run_cli({"sample", "--model", out, "-n", "3"});
     EXPECT_EQ(sampled.status, kExitOk) << arch << ": " << sampled.err;
     EXPECT_EQ(std::count(sampled.out.begin(), sampled.out.end(), '\n'), 3) << arch << ": " << sampled.out;

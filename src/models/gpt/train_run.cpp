@@ -55,6 +55,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
     out << "resuming from step " << s.step << "\n";
   } else {
     s = train::init_gpt(cfg, data);
+    cfg.model = s.net.config;  // the sizes the data gave (vocab_size, block_size), for the report and the save
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   if (!a.mutant.empty()) {

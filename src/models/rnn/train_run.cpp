@@ -54,6 +54,7 @@ int run_recurrent_train(const RecurrentTrainArgs& a, std::ostream& out, std::ost
     out << "resuming from step " << s.step << "\n";
   } else {
     s = train::init_recurrent(cfg, data);
+    cfg.model = s.net.config;  // the sizes the data gave (vocab_size, block_size), for the report and the save
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   if (!a.mutant.empty()) {

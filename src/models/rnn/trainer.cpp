@@ -146,7 +146,7 @@ void save_recurrent_checkpoint(const std::string& dir, const RecurrentState& s, 
   // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
   RecurrentTrainConfig saved = cfg;
   saved.model = s.net.config;
-  SafeTensors st = checkpoint_base(cfg.model.arch(), config_json(saved), data.vocab, "train_words", s.train.X.size(0),
+  SafeTensors st = checkpoint_base(saved.model.arch(), config_json(saved), data.vocab, "train_words", s.train.X.size(0),
                                    s.step, s.g, s.losses);
   std::vector<std::string> names;
   for (const auto& [name, t] : const_cast<models::RecurrentLM&>(s.net).parameters()) {

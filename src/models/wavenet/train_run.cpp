@@ -53,6 +53,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
     out << "resuming from step " << s.step << "\n";
   } else {
     s = train::init_wavenet(cfg, data);
+    cfg.model = s.net.config;  // the sizes the data gave (vocab_size, block_size), for the report and the save
   }
   s.losses.reserve(static_cast<std::size_t>(a.steps));
   if (!a.mutant.empty()) {
