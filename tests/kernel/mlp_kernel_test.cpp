@@ -151,7 +151,8 @@ TEST(KernelStep, StepRowsIsTheStepOfTheGatheredBatchForSmallAndLargeVocabularies
 // cross_entropy_rows forms kRowGroup rows side by side; each row must still be the row-by-row definition,
 // bit for bit: the row's max as std::max_element finds it, exp of the shifted row (one vector_exp call over
 // all m*V, as the kernel makes it), the sum in double in column order, and the loss summed in row order.
-// Row counts around the group of 8 and short and long rows; ties for the max, and -0 next to +0.
+// Row counts around the group of 8 (1 to 33) and rows of 1 to 40; a row of ties, and in the last row -0
+// before +0, where only the first of the largest (std::max_element's) has the sign bit set.
 TEST(KernelStep, CrossEntropyRowsAreTheRowByRowDefinitionBitForBit) {
   at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
   for (const std::int64_t m : {1, 7, 8, 9, 16, 19, 33}) {
