@@ -1,13 +1,22 @@
 #include "data/sequences.h"
 
 #include <algorithm>
+#include <string>
+
+#include "util/errors.h"
 
 namespace bpn::data {
 
 std::int64_t sequence_length(const Dataset& data) {
   std::size_t longest = 0;
   for (const auto& w : data.words) longest = std::max(longest, w.size());
-  return static_cast<std::int64_t>(longest) + 1;
+  const std::int64_t L = static_cast<std::int64_t>(longest) + 1;
+  if (L > kMaxSequenceLength) {
+    throw InputError("the longest word has " + std::to_string(longest) +
+                     " characters: this model takes words of at most " + std::to_string(kMaxSequenceLength - 1) +
+                     " (its context is the longest word + 1); shorten or remove the word");
+  }
+  return L;
 }
 
 Sequences word_sequences(const Dataset& data, std::int64_t first, std::int64_t end) {

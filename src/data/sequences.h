@@ -16,7 +16,10 @@ struct Sequences {
 };
 // The words [first_word, end_word) of the data set, as sequences.
 Sequences word_sequences(const Dataset& data, std::int64_t first_word, std::int64_t end_word);
-std::int64_t sequence_length(const Dataset& data);  // L
+// L = the longest word + 1, at most kMaxSequenceLength (the sequence models' attention and tensors grow
+// with it, and their checkpoints hold no more): InputError for a longer word, before any work.
+constexpr std::int64_t kMaxSequenceLength = 1024;
+std::int64_t sequence_length(const Dataset& data);
 // The notebook's split (80% / 10% / 10% of the shuffled words): the training and validation words.
 struct SequenceSplits {
   Sequences train, val;

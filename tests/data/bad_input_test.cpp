@@ -7,9 +7,12 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "data/sequences.h"
 #include "support/cli_runner.h"
 #include "util/errors.h"
 
@@ -119,6 +122,31 @@ TEST(BadInput, ALineOf100000Characters) {
   std::int64_t rows = d.train.rows() + d.dev.rows() + d.test.rows();
   EXPECT_GT(rows, 100000);  // the long word gives 100001 contexts
   expect_handled(file);
+}
+
+// The sequence models' context is the longest word + 1, at most 1024 (their checkpoints held no more,
+// so a longer word used to train and save, and then fail to load): a longer word is bad input for them,
+// with one line, before any file is written; the MLP and the WaveNet take it (above).
+TEST(BadInput, AWordLongerThanTheSequenceModelsTakeIsRejectedBeforeAnyWork) {
+  EXPECT_EQ(sequence_length(
+                make_dataset(read_words(write_file("l1023.txt", std::string(1023, 'a') + "\n" + kWords).string()), 3)),
+            1024);
+  const fs::path file = write_file("l1024.txt", std::string(1024, 'a') + "\n" + kWords);
+  EXPECT_THROW(sequence_length(make_dataset(read_words(file.string()), 3)), InputError);
+  for (const std::string arch : {"gpt", "rnn", "gru"}) {
+    const fs::path out = fs::temp_directory_path() / ("bpninja_bad_input_long_" + arch);
+    fs::remove_all(out);
+    for (const std::string command : {"train", "check"}) {
+      std::vector<std::string> args = {command, "--arch", arch, "--data", file.string()};
+      if (command == "train") args.insert(args.end(), {"--steps", "1", "--out", out.string()});
+      const auto r = bpn::testing::run_cli(args);
+      EXPECT_EQ(r.status, cli::kExitBadInput) << arch << " " << command << ": " << r.out << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+      EXPECT_NE(r.err.find("the longest word has 1024 characters"), std::string::npos) << r.err;
+    }
+    // (--out itself is made before the data is read, to fail early where it cannot be written: it stays, empty)
+    EXPECT_TRUE(!fs::exists(out) || fs::is_empty(out)) << arch << ": the rejected run wrote into " << out;
+  }
 }
 
 TEST(BadInput, AMillionNamesWithMemoryInProportion) {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "data/sequences.h"
 #include "models/gpt/check.h"
 #include "train/checkpoint_file.h"
 #include "train/run.h"
@@ -192,7 +193,7 @@ GPTCheckpoint load_gpt_checkpoint(const std::string& dir) {
   const std::int64_t adamw_steps = r.integer("adamw_steps");
   if (static_cast<std::int64_t>(c.vocab.size()) != m.vocab_size || m.n_layer < 1 || m.n_layer > 48 || m.n_head < 1 ||
       m.n_head > 64 || m.n_embd < 1 || m.n_embd > 4096 || m.n_embd % m.n_head != 0 || m.block_size < 2 ||
-      m.block_size > 1024 || c.config.batch_size < 1 || adamw_steps != c.state.step) {
+      m.block_size > data::kMaxSequenceLength || c.config.batch_size < 1 || adamw_steps != c.state.step) {
     r.fail("inconsistent metadata (sizes out of range, a vocabulary of the wrong size or AdamW's step count)");
   }
   at::Generator g = at::detail::createCPUGenerator(0);

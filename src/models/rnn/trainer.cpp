@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "data/sequences.h"
 #include "models/rnn/check.h"
 #include "train/checkpoint_file.h"
 #include "train/sequence_training.h"
@@ -182,7 +183,7 @@ RecurrentCheckpoint load_recurrent_checkpoint(const std::string& dir, models::Ce
   c.state.step = r.integer("step");
   const std::int64_t adamw_steps = r.integer("adamw_steps");
   if (static_cast<std::int64_t>(c.vocab.size()) != m.vocab_size || m.n_embd < 1 || m.n_embd > 4096 || m.n_embd2 < 1 ||
-      m.n_embd2 > 4096 || m.block_size < 2 || m.block_size > 1024 || c.config.batch_size < 1 ||
+      m.n_embd2 > 4096 || m.block_size < 2 || m.block_size > data::kMaxSequenceLength || c.config.batch_size < 1 ||
       adamw_steps != c.state.step) {
     r.fail("inconsistent metadata (sizes out of range, a vocabulary of the wrong size or AdamW's step count)");
   }
