@@ -8,3 +8,11 @@
 #else
 #define BPN_KERNEL_LOOP
 #endif
+
+// A lambda called inside such a loop: always inlined, so that it is compiled for the clone's instruction
+// set (a call to an out-of-line copy would run the baseline's code).
+#if defined(__GNUC__)
+#define BPN_INLINE_TERM __attribute__((always_inline))
+#else
+#define BPN_INLINE_TERM
+#endif

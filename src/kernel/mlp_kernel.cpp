@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernel/loop_clones.h"
@@ -69,21 +70,40 @@ T* column_buffer(std::size_t slot, std::int64_t width) {
   return b.data();
 }
 
-// Per-column double accumulators, zeroed.
-double* column_sums(std::size_t slot, std::int64_t width) {
-  double* s = column_buffer<double>(slot, width);
-  std::fill(s, s + width, 0.0);
-  return s;
+// Column sums in double, sum[j] = term(0, j) + term(1, j) + ... + term(n-1, j), each column in row order:
+// kColumnBlock columns at a time, their accumulators held in registers across the rows (with the sums
+// in memory, each row was a load, an add and a store per column, and the step waited on them), then 8,
+// then 1. Any number of terms is summed side by side (BatchNorm's backward takes two).
+constexpr std::int64_t kColumnBlock = 32;
+
+template <std::int64_t B, typename... Term, std::size_t... k>
+__attribute__((always_inline)) inline void column_block_sums(std::int64_t n, std::int64_t j0, double* const* sums,
+                                                             std::index_sequence<k...>, Term... term) {
+  double acc[sizeof...(Term)][B] = {};
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t jj = 0; jj < B; ++jj) ((acc[k][jj] += term(i, j0 + jj)), ...);
+  }
+  for (std::size_t t = 0; t < sizeof...(Term); ++t) {
+    for (std::int64_t jj = 0; jj < B; ++jj) sums[t][j0 + jj] = acc[t][jj];
+  }
+}
+
+template <typename... Term>
+__attribute__((always_inline)) inline void column_sums(std::int64_t n, std::int64_t width, double* const* sums,
+                                                       Term... term) {
+  const auto terms = std::index_sequence_for<Term...>{};
+  std::int64_t j0 = 0;
+  for (; j0 + kColumnBlock <= width; j0 += kColumnBlock) column_block_sums<kColumnBlock>(n, j0, sums, terms, term...);
+  for (; j0 + 8 <= width; j0 += 8) column_block_sums<8>(n, j0, sums, terms, term...);
+  for (; j0 < width; ++j0) column_block_sums<1>(n, j0, sums, terms, term...);
 }
 
 // db = dout.sum(0), summed in double.
 BPN_KERNEL_LOOP void bias_backward(const float* __restrict dout, std::int64_t n, std::int64_t out,
                                    float* __restrict db) {
-  double* __restrict s = column_sums(0, out);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < out; ++j) s[j] += dout[i * out + j];
-  }
-  for (std::int64_t j = 0; j < out; ++j) db[j] = static_cast<float>(s[j]);
+  double* const s[] = {column_buffer<double>(0, out)};
+  column_sums(n, out, s, [&](std::int64_t i, std::int64_t j) BPN_INLINE_TERM { return double{dout[i * out + j]}; });
+  for (std::int64_t j = 0; j < out; ++j) db[j] = static_cast<float>(s[0][j]);
 }
 
 // Forward line: h = torch.tanh(hpreact). Local derivative 1 - h^2.
@@ -102,14 +122,13 @@ BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float*
                                         std::int64_t H, float* __restrict dx, float* __restrict dbngain,
                                         float* __restrict dbnbias) {
   const double nd = static_cast<double>(n);
-  double* __restrict sum_dy = column_sums(0, H);
-  double* __restrict sum_dy_raw = column_sums(1, H);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < H; ++j) {
-      sum_dy[j] += dy[i * H + j];
-      sum_dy_raw[j] += static_cast<double>(dy[i * H + j]) * bnraw[i * H + j];
-    }
-  }
+  double* __restrict sum_dy = column_buffer<double>(0, H);
+  double* __restrict sum_dy_raw = column_buffer<double>(1, H);
+  double* const sums[] = {sum_dy, sum_dy_raw};
+  column_sums(
+      n, H, sums, [&](std::int64_t i, std::int64_t j) BPN_INLINE_TERM { return double{dy[i * H + j]}; },
+      [&](std::int64_t i, std::int64_t j)
+          BPN_INLINE_TERM { return static_cast<double>(dy[i * H + j]) * bnraw[i * H + j]; });
   float* __restrict a = column_buffer<float>(0, H);
   float* __restrict b = column_buffer<float>(1, H);
   float* __restrict c = column_buffer<float>(2, H);
@@ -150,20 +169,16 @@ BPN_KERNEL_LOOP void batchnorm_forward(const float* __restrict x, const float* _
                                        const float* __restrict bnbias, std::int64_t n, std::int64_t H,
                                        float* __restrict mean, float* __restrict var, float* __restrict inv,
                                        float* __restrict bnraw, float* __restrict hpreact) {
-  double* __restrict s = column_sums(0, H);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < H; ++j) s[j] += x[i * H + j];
-  }
-  for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<float>(s[j] / static_cast<double>(n));
-  double* __restrict ss = column_sums(1, H);
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < H; ++j) {
-      const double d = static_cast<double>(x[i * H + j] - mean[j]);
-      ss[j] += d * d;
-    }
-  }
+  double* const s[] = {column_buffer<double>(0, H)};
+  column_sums(n, H, s, [&](std::int64_t i, std::int64_t j) BPN_INLINE_TERM { return double{x[i * H + j]}; });
+  for (std::int64_t j = 0; j < H; ++j) mean[j] = static_cast<float>(s[0][j] / static_cast<double>(n));
+  double* const ss[] = {column_buffer<double>(1, H)};
+  column_sums(n, H, ss, [&](std::int64_t i, std::int64_t j) BPN_INLINE_TERM {
+    const double d = static_cast<double>(x[i * H + j] - mean[j]);
+    return d * d;
+  });
   for (std::int64_t j = 0; j < H; ++j) {
-    var[j] = static_cast<float>(ss[j] / static_cast<double>(n - 1));
+    var[j] = static_cast<float>(ss[0][j] / static_cast<double>(n - 1));
     inv[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + model::kBnEps));
   }
   for (std::int64_t i = 0; i < n; ++i) {

@@ -2,7 +2,8 @@
 // kernels (libxsmm-dev 1.17) where they measured fastest, the BLAS LibTorch links (OpenBLAS) elsewhere.
 // Chosen per product shape, at run time, by the instruction set libxsmm finds on this CPU:
 //   AVX-512, AVX2  libxsmm. A @ B^T, which libxsmm 1.17 does not JIT (no transposed first operand in its
-//                  column-major terms), as A @ (B^T), B transposed into the shape's scratch first.
+//                  column-major terms), as A @ (B^T), B transposed into the shape's scratch first by
+//                  libxsmm's JIT transpose (libxsmm_otrans where it returns none).
 //   older CPUs, a build without libxsmm, a shape libxsmm returns no kernel for, and products of more than
 //   2^24 multiply-adds (twice the largest measured; libxsmm's kernels do no cache blocking): OpenBLAS.
 // Measured (`bench_step --benchmark_filter=Product`, docs/performance.md#the-products-on-a-small-matrix-library),

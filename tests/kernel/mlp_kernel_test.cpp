@@ -214,5 +214,62 @@ TEST(KernelStep, EmbcatIsTheGatheredRowsOfCAtEveryWidth) {
   }
 }
 
+// The kernel's column sums (bias_backward, and BatchNorm's forward and backward) hold blocks of 32
+// columns in registers, then 8, then 1: each sum must still be the column's terms added in row order, in
+// double, bit for bit, at every width across those blocks (1 to 70) and at 2, 3 and 32 rows.
+TEST(KernelStep, ColumnSumsAreTheRowOrderSumsInDoubleAtEveryWidth) {
+  const KernelTable& k = kernel_functions();
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(17);
+  for (const std::int64_t n : {2, 3, 32}) {
+    for (std::int64_t H = 1; H <= 70; ++H) {
+      const std::string at_shape = "n " + std::to_string(n) + ", width " + std::to_string(H);
+      const at::Tensor x = at::randn({n, H}, g, at::kFloat) * 3 + 1, dy = at::randn({n, H}, g, at::kFloat);
+      const at::Tensor bngain = at::randn({H}, g, at::kFloat), bnbias = at::randn({H}, g, at::kFloat);
+      const float* xs = x.data_ptr<float>();
+      const float* dys = dy.data_ptr<float>();
+      // bias_backward: db = dy.sum(0)
+      std::vector<float> db(H), db_ref(H);
+      k.bias_backward(dys, n, H, db.data());
+      for (std::int64_t j = 0; j < H; ++j) {
+        double s = 0.0;
+        for (std::int64_t i = 0; i < n; ++i) s += dys[i * H + j];
+        db_ref[j] = static_cast<float>(s);
+      }
+      EXPECT_EQ(db, db_ref) << "bias_backward, " << at_shape;
+      // batchnorm_forward: the mean, then the sum of squared deviations
+      std::vector<float> mean(H), var(H), inv(H), bnraw(n * H), hpreact(n * H), mean_ref(H), var_ref(H);
+      k.batchnorm_forward(xs, bngain.data_ptr<float>(), bnbias.data_ptr<float>(), n, H, mean.data(), var.data(),
+                          inv.data(), bnraw.data(), hpreact.data());
+      for (std::int64_t j = 0; j < H; ++j) {
+        double s = 0.0, ss = 0.0;
+        for (std::int64_t i = 0; i < n; ++i) s += xs[i * H + j];
+        mean_ref[j] = static_cast<float>(s / static_cast<double>(n));
+        for (std::int64_t i = 0; i < n; ++i) {
+          const double d = static_cast<double>(xs[i * H + j] - mean_ref[j]);
+          ss += d * d;
+        }
+        var_ref[j] = static_cast<float>(ss / static_cast<double>(n - 1));
+      }
+      EXPECT_EQ(mean, mean_ref) << "batchnorm_forward, " << at_shape;
+      EXPECT_EQ(var, var_ref) << "batchnorm_forward, " << at_shape;
+      // batchnorm_backward: dbnbias = sum(dy), dbngain = sum(dy * bnraw), side by side
+      std::vector<float> dx(n * H), dbngain(H), dbnbias(H), dbngain_ref(H), dbnbias_ref(H);
+      k.batchnorm_backward(dys, bnraw.data(), inv.data(), bngain.data_ptr<float>(), n, H, dx.data(), dbngain.data(),
+                           dbnbias.data());
+      for (std::int64_t j = 0; j < H; ++j) {
+        double s = 0.0, sr = 0.0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          s += dys[i * H + j];
+          sr += static_cast<double>(dys[i * H + j]) * bnraw[i * H + j];
+        }
+        dbnbias_ref[j] = static_cast<float>(s);
+        dbngain_ref[j] = static_cast<float>(sr);
+      }
+      EXPECT_EQ(dbnbias, dbnbias_ref) << "batchnorm_backward, " << at_shape;
+      EXPECT_EQ(dbngain, dbngain_ref) << "batchnorm_backward, " << at_shape;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bpn::kernel
