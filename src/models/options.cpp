@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "train/curve_io.h"
 #include "util/atomic_file.h"
@@ -115,9 +116,31 @@ void require_a_verified_step(std::int64_t verify_every, std::int64_t first_step,
   }
 }
 
-void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json) {
+OutputDirectories::OutputDirectories(OutputDirectories&& other) noexcept
+    : made_(std::move(other.made_)), exceptions_at_start_(other.exceptions_at_start_) {
+  other.made_.clear();
+}
+
+OutputDirectories::~OutputDirectories() {
+  if (std::uncaught_exceptions() <= exceptions_at_start_) return;  // the run returned: keep what it made
+  for (const std::string& dir : made_) {
+    std::error_code ec;
+    if (!std::filesystem::is_empty(dir, ec) || ec) return;  // something was written: keep it and its parents
+    std::filesystem::remove(dir, ec);
+  }
+}
+
+OutputDirectories prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json) {
+  OutputDirectories made;
   if (!out_dir.empty()) {
     std::error_code ec;
+    // the directories that do not exist yet, deepest first: create_directories makes them
+    std::filesystem::path deepest = std::filesystem::path(out_dir).lexically_normal();
+    if (!deepest.has_filename() && deepest.has_parent_path()) deepest = deepest.parent_path();  // "out/"
+    for (std::filesystem::path p = deepest; !p.empty() && !std::filesystem::exists(p, ec); p = p.parent_path()) {
+      made.made_.push_back(p.string());
+      if (p == p.parent_path()) break;
+    }
     std::filesystem::create_directories(out_dir, ec);
     if (ec || !std::filesystem::is_directory(out_dir)) {
       throw InputError("--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");
@@ -125,6 +148,7 @@ void prepare_outputs(const std::string& out_dir, const std::string& file, const 
     util::check_writable((std::filesystem::path(out_dir) / file).string(), "--out");
   }
   if (!json.empty()) util::check_writable(json, "--json");
+  return made;
 }
 
 void write_loss_files(const std::string& out_dir, const std::vector<float>& losses, std::int64_t chunk,

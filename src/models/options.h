@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <ostream>
 #include <string>
@@ -44,9 +45,29 @@ void require_batch_size(std::int64_t batch_size);
 // training, so that a verification that checks nothing never exits 0.
 void require_a_verified_step(std::int64_t verify_every, std::int64_t first_step, std::int64_t steps);
 
+// The directories prepare_outputs made for --out. A run that ends by an exception (bad data, a checkpoint
+// of other data, ...) removes them again, deepest first, where it left them empty, so that a rejected run
+// leaves nothing behind; a run that returns keeps them.
+class OutputDirectories {
+ public:
+  OutputDirectories() = default;
+  OutputDirectories(OutputDirectories&& other) noexcept;
+  OutputDirectories(const OutputDirectories&) = delete;
+  OutputDirectories& operator=(const OutputDirectories&) = delete;
+  OutputDirectories& operator=(OutputDirectories&&) = delete;
+  ~OutputDirectories();
+
+ private:
+  friend OutputDirectories prepare_outputs(const std::string&, const std::string&, const std::string&);
+  std::vector<std::string> made_;  // deepest first
+  int exceptions_at_start_ = std::uncaught_exceptions();
+};
+
 // --out DIR (if given): creates the directory and checks that `file` can be written in it, and
 // --json FILE (if given): checks that it can be written; before any work starts. Throws bpn::InputError.
-void prepare_outputs(const std::string& out_dir, const std::string& file, const std::string& json);
+// Hold the result for the whole run: it removes the directories made here if the run fails.
+[[nodiscard]] OutputDirectories prepare_outputs(const std::string& out_dir, const std::string& file,
+                                                const std::string& json);
 
 // With --out DIR (if given): DIR/loss.csv, log10 of the loss averaged per `chunk` steps as the notebook
 // plots it, and DIR/loss.png drawn from it by gnuplot; a plot that cannot be made is a warning on err.

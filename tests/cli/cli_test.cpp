@@ -103,6 +103,27 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
   }
 }
 
+// A train run rejected after --out was made (the data missing, or a checkpoint to resume that is not
+// there, found after the data is read) leaves no directory it made, however deep; a directory that was
+// there before stays. (Rejected runs left their --out directory behind, empty.)
+TEST(Cli, ARejectedTrainRunLeavesNoDirectoryItMade) {
+  const fs::path dir = cli_scratch("rejected_out");
+  const fs::path words = dir / "words.txt";
+  std::ofstream(words) << "emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\namelia\nharper\nevelyn\n";
+  for (const std::string arch : {"mlp", "wavenet", "gpt", "rnn", "gru"}) {
+    const fs::path made = dir / arch;
+    const std::string out = (made / "deeper" / "out").string() + "/";
+    expect_one_line_error(run_cli({"train", "--arch", arch, "--data", (dir / "missing.txt").string(), "--out", out}),
+                          "missing.txt");
+    EXPECT_FALSE(fs::exists(made)) << arch << ": the rejected run left " << made;
+    expect_one_line_error(run_cli({"train", "--arch", arch, "--data", words.string(), "--resume",
+                                   (dir / "no_checkpoint").string(), "--out", out}),
+                          "no_checkpoint");
+    EXPECT_FALSE(fs::exists(made)) << arch << ": the rejected resume left " << made;
+    ASSERT_TRUE(fs::is_directory(dir)) << arch << ": the directory that was there before is gone";
+  }
+}
+
 TEST(Cli, HelpExitsZero) { EXPECT_EQ(run_cli({"check", "--help"}).status, kExitOk); }
 
 TEST(Cli, CheckPassesAndWritesTheJsonReport) {

@@ -25,7 +25,7 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   const layers::BackwardTable mutated =
       a.mutant.empty() ? layers::hand_derived()
                        : verify::mutated(models::mutant_named(models::gpt_model(), a.mutant), layers::hand_derived());
-  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
+  const OutputDirectories outputs = prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
   util::set_training_threads(static_cast<int>(a.threads));

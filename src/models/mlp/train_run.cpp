@@ -121,7 +121,7 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
                      " cannot be combined with --resume: the model, data order and "
                      "learning rates come from the checkpoint");
   }
-  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
+  const OutputDirectories outputs = prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
 
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();

@@ -22,7 +22,7 @@ int run_recurrent_train(const RecurrentTrainArgs& a, std::ostream& out, std::ost
   const layers::BackwardTable mutated =
       a.mutant.empty() ? layers::hand_derived()
                        : verify::mutated(models::mutant_named(model, a.mutant), layers::hand_derived());
-  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
+  const OutputDirectories outputs = prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/3);
   util::keep_freed_memory_for_reuse();
   util::set_training_threads(static_cast<int>(a.threads));

@@ -26,7 +26,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
       a.mutant.empty()
           ? layers::hand_derived()
           : verify::mutated(models::mutant_named(models::wavenet_model(), a.mutant), layers::hand_derived());
-  prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
+  const OutputDirectories outputs = prepare_outputs(a.out, train::kSafetensorsCheckpointFile, a.json);
   const data::Dataset data = data::load_dataset(a.data, /*block_size=*/8);
   util::keep_freed_memory_for_reuse();
   util::set_training_threads(static_cast<int>(a.threads));
