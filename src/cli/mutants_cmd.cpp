@@ -44,7 +44,7 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
          "verify-every f64 |"
       << (a.gradcheck ? " gradcheck |" : "") << " threw |\n|---|---|---|---|---|---|---|---|---|"
       << (a.gradcheck ? "---|" : "") << "---|\n";
-  int index = 0, as_expected = 0, by_verdict = 0, thrown = 0, equivalent = 0;
+  int index = 0, as_expected = 0, by_verdict = 0, thrown = 0, equivalent = 0, without_ledger = 0;
   nlohmann::json j = nlohmann::json::array();
   std::string narrowed;
   for (const verify::Mutant& m : models::mutant_catalog()) {
@@ -65,9 +65,14 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
       out << "n/a | " << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
           << mark(r.verify_f32, e.verify_f32) << " | n/a |";
     } else {
-      out << mark(r.check_ledger_f32, e.check_ledger) << " | " << mark(r.check_f32, e.check_f32) << " | "
-          << mark(r.check_f64, e.check_f64) << " | " << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a")
-          << " | " << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
+      // Where only the ledger's exactness can see the mutant and the ledger has no entry for this
+      // configuration (another word list, LibTorch or CPU), it is not judged: say so rather than MISSED.
+      const bool unjudged = e.check_ledger && !r.ledger_found;
+      without_ledger += unjudged ? 1 : 0;
+      out << (unjudged ? "no ledger" : mark(r.check_ledger_f32, e.check_ledger)) << " | "
+          << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
+          << (m.training_step ? mark(r.verify_f32, e.verify_f32) : "n/a") << " | "
+          << (m.training_step ? mark(r.verify_f64, e.verify_f64) : "n/a") << " |";
     }
     if (a.gradcheck) out << " " << (r.gradcheck.value_or(false) ? "caught" : "·") << " |";
     out << " " << (r.threw.empty() ? "·" : "THREW") << " |\n";
@@ -79,6 +84,7 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
                  {"class", verify::bug_class_name(m.bug)},
                  {"check_ledger_f32", r.check_ledger_f32},
                  {"check_ledger_f64", r.check_ledger_f64},
+                 {"ledger_found", r.ledger_found},
                  {"check_f32", r.check_f32},
                  {"check_f64", r.check_f64},
                  {"verify_f32", r.verify_f32},
@@ -94,6 +100,13 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
       << " mutants caught everywhere they must be (an equivalent mutant counts when nothing catches it).\n"
       << "Caught by the verdict " << by_verdict << " / thrown " << thrown << " / equivalent " << equivalent
       << " (a check that throws is not a catch: THREW marks it, and the mutant counts as missed).\n";
+  if (without_ledger > 0) {
+    out << without_ledger << " mutants could not be judged (\"no ledger\"): only the exactness ledger sees them, and "
+        << a.ledger << " has no entry for this configuration (--data " << a.data
+        << ", this LibTorch and CPU); they count as not caught. To judge them, record entries with `bpninja check "
+           "--record-ledger --ledger FILE --data "
+        << a.data << " --arch A` for each model, in float32 and float64, review them, and pass --ledger FILE here.\n";
+  }
   if (!a.json.empty()) util::write_file_atomically(a.json, j.dump(2) + "\n");
   return as_expected == index ? kExitOk : kExitCheckFailed;
 }

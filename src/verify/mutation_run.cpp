@@ -18,6 +18,7 @@ std::string first_failure(const CheckReport& r) {
 
 struct CheckOutcome {
   bool caught_with_ledger = false, caught_without = false;
+  bool ledger_found = false;  // the ledger has an entry for the check's configuration
   std::string evidence, threw;
 };
 
@@ -43,6 +44,7 @@ CheckOutcome judge_check(const std::function<CheckReport(at::ScalarType)>& run, 
     if (!r.pass) out.evidence = first_failure(r);
     apply_expectations(r, &ledger);
     out.caught_with_ledger = !r.pass;
+    out.ledger_found = r.ledger_found;
     if (!r.pass && out.evidence.empty()) out.evidence = first_failure(r);
   } catch (const std::exception& e) {
     note_throw(out.threw, std::string("check ") + (dtype == at::kDouble ? "float64" : "float32"), e);
@@ -80,6 +82,7 @@ MutantResult run_mutant(const Mutant& m, const MutantHooks& hooks, const Ledger&
   const CheckOutcome c32 = judge_check(hooks.check, ledger, at::kFloat);
   r.check_ledger_f32 = c32.caught_with_ledger;
   r.check_ledger_f64 = c64.caught_with_ledger;
+  r.ledger_found = c32.ledger_found && c64.ledger_found;
   r.check_f32 = c32.caught_without;
   r.check_f64 = c64.caught_without;
   r.evidence = !c64.evidence.empty() ? c64.evidence : c32.evidence;

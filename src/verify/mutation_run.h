@@ -35,11 +35,12 @@ struct MutantResult {
   // true = caught by the verdict: a check or step check ran to its end and failed. A run that threw is
   // not a catch (a user sees exit 3, "internal error", and no table): it is recorded in `threw`.
   bool check_ledger_f32 = false, check_ledger_f64 = false;  // check with the ledger's exactness
-  bool check_f32 = false, check_f64 = false;                // check, accuracy rule only
-  bool verify_f32 = false, verify_f64 = false;              // one training step under --verify-every
-  std::optional<bool> gradcheck;                            // central differences (float64), if asked
-  std::string evidence;  // the first failing row of the strongest check that caught it
-  std::string threw;     // where a check threw, and the exception's first line; empty when none did
+  bool ledger_found = false;  // the ledger has entries for both checks' configurations (else it sees nothing)
+  bool check_f32 = false, check_f64 = false;    // check, accuracy rule only
+  bool verify_f32 = false, verify_f64 = false;  // one training step under --verify-every
+  std::optional<bool> gradcheck;                // central differences (float64), if asked
+  std::string evidence;                         // the first failing row of the strongest check that caught it
+  std::string threw;  // where a check threw, and the exception's first line; empty when none did
   bool as_expected(const Expectation& e) const;
   bool caught_anywhere() const;
   // Caught where its class says, or, for an equivalent mutant, caught nowhere (else its reason is stale).

@@ -54,6 +54,7 @@ TEST(MutationCatalog, EveryMutantIsCaughtWhereItCanBeSeen) {
       continue;
     }
     if (e.check_ledger) {
+      EXPECT_TRUE(r.ledger_found) << "the ledger has no entry for the check's configuration";
       EXPECT_TRUE(r.check_ledger_f32) << "check float32 with the ledger";
       EXPECT_TRUE(r.check_ledger_f64) << "check float64 with the ledger";
     }
@@ -70,6 +71,27 @@ TEST(MutationCatalog, EveryMutantIsCaughtWhereItCanBeSeen) {
       EXPECT_TRUE(r.verify_f64) << "--verify-every, float64";
     }
   }
+}
+
+// A mutant only the ledger's exactness can see (a last-bit change), checked where the ledger has no entry
+// for the configuration: the result says the ledger found none (bpninja mutants then prints "no ledger"
+// and why, not MISSED), and nothing is caught; with the project's ledger, it has one and catches it.
+TEST(MutationCatalog, ALedgerOnlyMutantSaysWhetherTheLedgerHadAnEntry) {
+  BPN_REQUIRE_NAMES(d);
+  (void)d;
+  const auto only_the_ledger_sees = [](const Mutant& m) {
+    return m.arch == "mlp" && !m.kernel && m.equivalent.empty() && m.expect().check_ledger;
+  };
+  const auto& catalog = mutant_catalog();
+  const auto it = std::find_if(catalog.begin(), catalog.end(), only_the_ledger_sees);
+  ASSERT_NE(it, catalog.end()) << "no MLP mutant that only the ledger can see";
+  const auto data = datasets();
+  const MutantResult without = run(*it, data, Ledger{});
+  EXPECT_FALSE(without.ledger_found) << it->name;
+  EXPECT_FALSE(without.check_ledger_f32 || without.check_ledger_f64) << it->name;
+  const MutantResult with = run(*it, data, Ledger::load(bpn::testing::bpninja_ledger_path()));
+  EXPECT_TRUE(with.ledger_found) << it->name;
+  EXPECT_TRUE(with.check_ledger_f32 && with.check_ledger_f64) << it->name << ": " << with.evidence;
 }
 
 TEST(MutationCatalog, CoversEveryFunctionOfTheTableWithRealisticClasses) {
