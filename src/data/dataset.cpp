@@ -94,6 +94,14 @@ Vocab Vocab::from_chars(std::vector<char32_t> itos) {
   return v;
 }
 
+bool Vocab::is_names_alphabet() const {
+  if (itos.size() != 27 || itos[0] != U'.') return false;
+  for (char32_t c = U'a'; c <= U'z'; ++c) {
+    if (itos[static_cast<std::size_t>(c - U'a' + 1)] != c) return false;
+  }
+  return true;
+}
+
 std::string Vocab::decode(std::int64_t ix) const { return to_utf8(Word(1, itos.at(static_cast<std::size_t>(ix)))); }
 
 std::vector<Word> parse_words(const std::string& text, const std::string& source_name) {

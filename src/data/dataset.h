@@ -22,6 +22,8 @@ struct Vocab {
   static Vocab from_chars(std::vector<char32_t> itos);  // itos[0] must be '.'
   std::int64_t size() const { return static_cast<std::int64_t>(itos.size()); }
   std::string decode(std::int64_t ix) const;  // one character, UTF-8 encoded
+  // '.' and a-z: names.txt's 27 characters, the only alphabet the lectures' printed losses apply to
+  bool is_names_alphabet() const;
 };
 
 // Reads a word list, one word per line. Rules (docs/cli.md "Word lists"):

@@ -65,9 +65,10 @@ TEST(Cli, UnwritableJsonFailsBeforeAnyWork) {
 // The sequence models' sizes come from the data: the vocabulary, and (GPT, RNN, GRU) the longest word.
 // Trained on a word list other than names.txt (the names of letters a-m only, 2 to 9 long: 14 characters,
 // the longest word 9), each checkpoint must say the sizes its tensors have, so that sample reads it and
-// --resume continues it, and the run's --json report must say them too. (The checkpoints and reports
-// recorded the defaults: vocab_size 27, and block_size 16 for the GPT, RNN and GRU; the checkpoints could
-// not be read back.)
+// --resume continues it, and the run's --json report must say them too (the MLP's report gave no sizes),
+// without the lecture's losses as a reference (the MLP printed them for any data). The MLP's graph titles
+// its V from the data (it said 27). (The checkpoints and reports recorded the defaults: vocab_size 27, and
+// block_size 16 for the GPT, RNN and GRU; the checkpoints could not be read back.)
 TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
   BPN_REQUIRE_NAMES(d);
   const fs::path dir = cli_scratch("other_words");
@@ -80,7 +81,7 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
       if (w.size() >= 2 && w.size() <= 9 && w.find_first_not_of("abcdefghijklm") == std::string::npos) out << w << '\n';
     }
   }
-  for (const std::string arch : {"wavenet", "gpt", "rnn", "gru"}) {
+  for (const std::string arch : {"mlp", "wavenet", "gpt", "rnn", "gru"}) {
     const std::string out = (dir / arch).string();
     const std::string report = (dir / (arch + ".json")).string();
     std::vector<std::string> train = {"train", "--arch", arch, "--data", words.string(), "--steps",
@@ -88,11 +89,13 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
     if (arch == "gpt") train.insert(train.end(), {"--n-layer", "1", "--n-embd", "16"});
     const Result trained = run_cli(train);
     ASSERT_EQ(trained.status, kExitOk) << arch << ": " << trained.err;
-    // The run's report says the same sizes: 13 letters and '.', contexts of 8 (the WaveNet's) or the
-    // longest word + 1
+    // The run's report says the same sizes: 13 letters and '.', contexts of 3 (the MLP's), 8 (the
+    // WaveNet's) or the longest word + 1
     const nlohmann::json config = nlohmann::json::parse(std::ifstream(report)).at("config");
     EXPECT_EQ(config.at("vocab_size").get<int>(), 14) << arch;
-    EXPECT_EQ(config.at("block_size").get<int>(), arch == "wavenet" ? 8 : 10) << arch;
+    EXPECT_EQ(config.at("block_size").get<int>(), arch == "mlp" ? 3 : arch == "wavenet" ? 8 : 10) << arch;
+    // the lecture's losses are no reference for another alphabet
+    EXPECT_EQ(trained.out.find("the lecture"), std::string::npos) << arch << ": " << trained.out;
     const Result sampled = run_cli({"sample", "--model", out, "-n", "3"});
     EXPECT_EQ(sampled.status, kExitOk) << arch << ": " << sampled.err;
     EXPECT_EQ(std::count(sampled.out.begin(), sampled.out.end(), '\n'), 3) << arch << ": " << sampled.out;
@@ -101,6 +104,11 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
     EXPECT_EQ(resumed.status, kExitOk) << arch << ": " << resumed.err;
     EXPECT_NE(resumed.out.find("resuming from step 4"), std::string::npos) << arch << ": " << resumed.out;
   }
+  const std::string graph = (dir / "mlp.dot").string();
+  ASSERT_EQ(run_cli({"graph", "--arch", "mlp", "--data", words.string(), "--out", graph}).status, kExitOk);
+  std::ostringstream dot;
+  dot << std::ifstream(graph).rdbuf();
+  EXPECT_NE(dot.str().find("V = 14)"), std::string::npos) << "the MLP graph's title";
 }
 
 // A train run rejected after --out was made (the data missing, or a checkpoint to resume that is not

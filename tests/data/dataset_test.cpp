@@ -19,6 +19,18 @@ TEST(NotebookData, VocabularyHas27Characters) {
   EXPECT_EQ(d->vocab.itos[0], U'.');
   EXPECT_EQ(d->vocab.itos[1], U'a');
   EXPECT_EQ(d->vocab.itos[26], U'z');
+  EXPECT_TRUE(d->vocab.is_names_alphabet());
+}
+
+// Only '.' and a-z, all 27, is names.txt's alphabet (the lectures' printed losses apply to nothing else)
+TEST(Vocab, TheNamesAlphabetIsTheDotAndTheLowercaseLettersExactly) {
+  std::u32string letters;
+  for (char32_t c = U'a'; c <= U'z'; ++c) letters += c;
+  EXPECT_TRUE(Vocab::from_words({letters}).is_names_alphabet());
+  EXPECT_FALSE(Vocab::from_words({letters.substr(0, 13)}).is_names_alphabet());  // a-m
+  EXPECT_FALSE(Vocab::from_words({letters + U"A"}).is_names_alphabet());         // 28 characters
+  std::u32string shifted = letters.substr(1) + U"\u00e9";                        // b-z and é: 27, not a-z
+  EXPECT_FALSE(Vocab::from_words({shifted}).is_names_alphabet());
 }
 
 TEST(NotebookData, SplitsAreTheNotebooks) {

@@ -190,7 +190,9 @@ class MlpModel final : public Model {
     const verify::CheckConfig cfg;  // the notebook's configuration
     const verify::Experiment e = verify::make_experiment(data, cfg);
     return {verify::chunked_graph_factory(e.params, e.batch, model::hand_derived()),
-            "makemore MLP, Exercise 1's chunked forward (n = 32, n_embd 10, H = 64, V = 27)"};
+            "makemore MLP, Exercise 1's chunked forward (n = " + std::to_string(cfg.batch_size) + ", n_embd " +
+                std::to_string(cfg.n_embd) + ", H = " + std::to_string(cfg.n_hidden) +
+                ", V = " + std::to_string(data.vocab.size()) + ")"};
   }
 
   std::map<std::string, std::set<std::string>> known_rows(const nlohmann::json&) const override {

@@ -200,8 +200,8 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
   write_loss_files(a.out, state.losses, 1000, err);
 
   char line[256];
-  std::snprintf(line, sizeof line, "train %.4f | dev %.4f | test %.4f  (the lecture: train 2.0705, val 2.1099)\n",
-                train_loss, dev_loss, test_loss);
+  std::snprintf(line, sizeof line, "train %.4f | dev %.4f | test %.4f%s\n", train_loss, dev_loss, test_loss,
+                data.vocab.is_names_alphabet() ? "  (the lecture: train 2.0705, val 2.1099)" : "");
   out << line;
   std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)%s\n",
                 static_cast<long long>(a.steps - first_step), seconds,
@@ -223,6 +223,9 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
                         {"seconds", seconds},
                         {"config", cfg.to_json()},
                         {"path", step_kernel ? "kernel" : "ops"}};
+    // the sizes that come from the data, as the other models' reports give them
+    j["config"]["vocab_size"] = static_cast<std::int64_t>(data.vocab.size());
+    j["config"]["block_size"] = data.block_size;
     if (tally.verified() > 0) {
       j["verify"] = {{"steps_checked", tally.verified()},
                      {"worst_error_over_bound", tally.worst_ratio()},
