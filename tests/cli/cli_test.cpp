@@ -145,9 +145,22 @@ TEST(Cli, CheckPassesAndWritesTheJsonReport) {
   const auto j = nlohmann::json::parse(in);
   EXPECT_TRUE(j["pass"].get<bool>());
   EXPECT_EQ(j["exercise1"].size(), 26u);
+  EXPECT_TRUE(j["notebook_configuration"].get<bool>()) << "names.txt at the lecture's sizes";
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 1u) << "a temporary file was left behind";
+}
+
+// The lecture's absolute goals belong to its data: a word list of the same 27 characters but another
+// split (every 8th name: all 26 letters, 4,005 names) is not the notebook's configuration (it counted).
+TEST(Cli, TheLecturesGoalsApplyOnlyToItsOwnData) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = cli_scratch("notebook_data");
+  const auto r = run_cli({"check", "--data", bpn::testing::names_sample_path(), "--json", (dir / "r.json").string()});
+  EXPECT_EQ(r.status, kExitOk) << r.out << r.err;
+  const auto j = nlohmann::json::parse(std::ifstream(dir / "r.json"));
+  EXPECT_EQ(j["config"]["vocab_size"].get<int>(), 27);
+  EXPECT_FALSE(j["notebook_configuration"].get<bool>());
 }
 
 TEST(Cli, OneExerciseGivesOneTable) {

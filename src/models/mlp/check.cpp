@@ -247,9 +247,9 @@ GraphFactory chunked_graph_factory(const model::Params& params, const model::Bat
   };
 }
 
-bool is_notebook_configuration(const CheckConfig& c, std::int64_t vocab_size, std::int64_t block_size) {
-  return c.n_embd == 10 && c.n_hidden == 64 && c.batch_size == 32 && c.seed == model::kNotebookSeed &&
-         vocab_size == 27 && block_size == 3 && !c.params;
+bool is_notebook_configuration(const CheckConfig& c, const data::Dataset& data) {
+  return c.n_embd == 10 && c.n_hidden == 64 && c.batch_size == 32 && c.seed == model::kNotebookSeed && !c.params &&
+         data.vocab.is_names_alphabet() && data.block_size == 3 && data.train.rows() == kNotebookTrainRows;
 }
 
 Experiment make_experiment(const data::Dataset& data, const CheckConfig& cfg) {
@@ -290,7 +290,7 @@ CheckReport run_check(const data::Dataset& data, const CheckConfig& cfg) {
   r.train_rows = data.train.rows();
   r.dev_rows = data.dev.rows();
   r.test_rows = data.test.rows();
-  const bool notebook = is_notebook_configuration(cfg, data.vocab.size(), data.block_size);
+  const bool notebook = is_notebook_configuration(cfg, data);
   r.extra["notebook_configuration"] = notebook;
   const std::optional<double> goal = notebook ? std::optional<double>(kFusedGradLimit) : std::nullopt;
 
