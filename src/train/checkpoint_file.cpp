@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -14,15 +15,44 @@ std::string safetensors_checkpoint_path(const std::string& dir) {
   return (std::filesystem::path(dir) / kSafetensorsCheckpointFile).string();
 }
 
+std::string data_fingerprint(const data::Dataset& data) {
+  std::uint64_t h = kFnv1a64Offset;
+  auto put = [&h](std::uint32_t v) {
+    const char bytes[4] = {static_cast<char>(v & 0xFFu), static_cast<char>((v >> 8) & 0xFFu),
+                           static_cast<char>((v >> 16) & 0xFFu), static_cast<char>((v >> 24) & 0xFFu)};
+    h = fnv1a64(bytes, sizeof bytes, h);
+  };
+  for (const data::Word& w : data.words) {
+    for (const char32_t c : w) put(static_cast<std::uint32_t>(c));
+    put(0);
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("fnv1a64:") + hex;
+}
+
+void require_same_data(const std::string& resume, const std::string& data_path, bool same_vocabulary_and_split,
+                       const std::string& saved_fingerprint, const data::Dataset& data) {
+  const std::string other = "--resume " + resume + ": the checkpoint was trained on other data than " + data_path;
+  if (!same_vocabulary_and_split) throw InputError(other + " (vocabulary or split differs); pass the same --data");
+  if (saved_fingerprint.empty()) return;  // written before checkpoints recorded it
+  const std::string fingerprint = data_fingerprint(data);
+  if (saved_fingerprint != fingerprint) {
+    throw InputError(other + " (the same vocabulary and split sizes, other words: " + saved_fingerprint + " vs " +
+                     fingerprint + "); pass the same --data");
+  }
+}
+
 SafeTensors checkpoint_base(const std::string& arch, const nlohmann::json& config, const data::Vocab& vocab,
-                            const std::string& split_key, std::int64_t split_size, std::int64_t step,
-                            const at::Generator& g, const std::vector<float>& losses) {
+                            const std::string& split_key, std::int64_t split_size, const std::string& fingerprint,
+                            std::int64_t step, const at::Generator& g, const std::vector<float>& losses) {
   SafeTensors st;
   nlohmann::json codes = nlohmann::json::array();
   for (const char32_t c : vocab.itos) codes.push_back(static_cast<std::uint32_t>(c));
   st.metadata = {{"format", "bpninja-checkpoint"}, {"format_version", "1"}, {"arch", arch},
                  {"config", config.dump()},        {"vocab", codes.dump()}, {split_key, std::to_string(split_size)},
                  {"step", std::to_string(step)}};
+  if (!fingerprint.empty()) st.metadata["data_fingerprint"] = fingerprint;
   st.tensors.emplace_back("generator_state", g.get_state());
   st.tensors.emplace_back("losses", at::tensor(losses.empty() ? std::vector<float>{} : losses, at::kFloat));
   return st;
@@ -81,6 +111,11 @@ std::string CheckpointReader::meta(const std::string& key) const {
   const auto it = st_.metadata.find(key);
   if (it == st_.metadata.end()) fail("no '" + key + "' in the metadata; not a bpninja checkpoint");
   return it->second;
+}
+
+std::string CheckpointReader::optional_meta(const std::string& key) const {
+  const auto it = st_.metadata.find(key);
+  return it == st_.metadata.end() ? std::string() : it->second;
 }
 
 nlohmann::json CheckpointReader::config() const {

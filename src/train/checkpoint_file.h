@@ -2,8 +2,9 @@
 //   tensors:      the model's (under its own names), "generator_state" (U8: the CPU generator that
 //                 draws the batches) and "losses" (F32, one per step done);
 //   __metadata__: format "bpninja-checkpoint", format_version "1", arch, config (JSON), vocab (JSON
-//                 array of code points), the training split's size under `split_key`, step, and the
-//                 checksum of the data bytes (written by serialize_safetensors).
+//                 array of code points), the training split's size under `split_key`, the word list's
+//                 data_fingerprint (since 2026-12-07), step, and the checksum of the data bytes (written
+//                 by serialize_safetensors).
 // The WaveNet and the GPT add their tensors and config; reading validates everything and names the
 // file and the problem in one line (bpn::InputError).
 #pragma once
@@ -27,10 +28,22 @@ inline constexpr const char* kSafetensorsCheckpointFile = "checkpoint.safetensor
 // The file of a checkpoint directory.
 std::string safetensors_checkpoint_path(const std::string& dir);
 
+// The word list's fingerprint, "fnv1a64:<16 hex digits>" over its words in the shuffled order the splits
+// are cut from (each code point as 4 little-endian bytes, each word ended by 4 zero bytes): two lists with
+// the same vocabulary and split sizes but other words differ here.
+std::string data_fingerprint(const data::Dataset& data);
+
+// --resume: throws bpn::InputError "--resume DIR: the checkpoint was trained on other data than PATH
+// (...); pass the same --data" unless `same_vocabulary_and_split` and, where the checkpoint records a
+// fingerprint (those written before 2026-12-07 do not: `saved_fingerprint` empty), it is `data`'s.
+void require_same_data(const std::string& resume, const std::string& data_path, bool same_vocabulary_and_split,
+                       const std::string& saved_fingerprint, const data::Dataset& data);
+
 // The common part: metadata, generator state and loss history. Add the model's tensors, then write.
+// `fingerprint`: data_fingerprint of the data trained on (empty: not recorded).
 SafeTensors checkpoint_base(const std::string& arch, const nlohmann::json& config, const data::Vocab& vocab,
-                            const std::string& split_key, std::int64_t split_size, std::int64_t step,
-                            const at::Generator& g, const std::vector<float>& losses);
+                            const std::string& split_key, std::int64_t split_size, const std::string& fingerprint,
+                            std::int64_t step, const at::Generator& g, const std::vector<float>& losses);
 // Writes <dir>/checkpoint.safetensors atomically.
 void write_checkpoint(const std::string& dir, const SafeTensors& st);
 
@@ -46,8 +59,9 @@ class CheckpointReader {
   // The same from the file's bytes; `source` names it in errors.
   static CheckpointReader from_bytes(const std::string& bytes, const std::string& source, const std::string& arch);
   const std::string& path() const { return path_; }
-  std::string meta(const std::string& key) const;  // throws when absent
-  nlohmann::json config() const;                   // parsed; throws on bad JSON
+  std::string meta(const std::string& key) const;           // throws when absent
+  std::string optional_meta(const std::string& key) const;  // "" when absent
+  nlohmann::json config() const;                            // parsed; throws on bad JSON
   std::vector<char32_t> vocab() const;
   std::int64_t integer(const std::string& key) const;  // a non-negative whole number in the metadata
   // Copies the tensor `name` into *t, which gives the expected shape and dtype.

@@ -9,8 +9,7 @@
 
 namespace bpn::train {
 
-std::uint64_t fnv1a64(const char* data, std::size_t size) {
-  std::uint64_t h = 1469598103934665603ULL;
+std::uint64_t fnv1a64(const char* data, std::size_t size, std::uint64_t h) {
   for (std::size_t i = 0; i < size; ++i) {
     h ^= static_cast<unsigned char>(data[i]);
     h *= 1099511628211ULL;

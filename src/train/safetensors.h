@@ -17,8 +17,10 @@
 
 namespace bpn::train {
 
-// FNV-1a, 64 bits: the checksum of checkpoints and the id of parameter files.
-std::uint64_t fnv1a64(const char* data, std::size_t size);
+// FNV-1a, 64 bits: the checksum of checkpoints and the id of parameter files. `h` continues a hash
+// over more bytes (fnv1a64(b, m, fnv1a64(a, n)) is the hash of a then b).
+inline constexpr std::uint64_t kFnv1a64Offset = 1469598103934665603ULL;
+std::uint64_t fnv1a64(const char* data, std::size_t size, std::uint64_t h = kFnv1a64Offset);
 
 struct SafeTensors {
   std::vector<std::pair<std::string, at::Tensor>> tensors;                         // in file order

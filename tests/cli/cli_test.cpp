@@ -111,6 +111,36 @@ TEST(Cli, CheckpointsOfAnotherWordListAreSampledAndResumed) {
   EXPECT_NE(dot.str().find("V = 14)"), std::string::npos) << "the MLP graph's title";
 }
 
+// --resume compared the vocabulary and the split's size only: a word list with one word reversed (the same
+// letters, lengths and split sizes, other words) resumed as if it were the same data. Checkpoints now
+// record the words' fingerprint, and such a resume is rejected with one line; the same list resumes.
+TEST(Cli, AResumeOnOtherWordsOfTheSameShapeIsRejected) {
+  BPN_REQUIRE_NAMES(d);
+  const fs::path dir = cli_scratch("other_words_same_shape");
+  const fs::path same = dir / "same.txt", reversed = dir / "reversed.txt";
+  {
+    std::ifstream in(bpn::testing::names_path());
+    std::ofstream a(same), b(reversed);
+    std::string w;
+    for (int k = 0; k < 600 && std::getline(in, w); ++k) {
+      a << w << '\n';
+      if (k == 0) w = std::string(w.rbegin(), w.rend());  // "emma" -> "amme"
+      b << w << '\n';
+    }
+  }
+  for (const std::string arch : {"mlp", "wavenet", "gpt", "rnn", "gru"}) {
+    const std::string out = (dir / arch).string();
+    std::vector<std::string> train = {"train", "--arch", arch, "--data", same.string(), "--steps", "4", "--out", out};
+    if (arch == "gpt") train.insert(train.end(), {"--n-layer", "1", "--n-embd", "16"});
+    const Result trained = run_cli(train);
+    ASSERT_EQ(trained.status, kExitOk) << arch << ": " << trained.err;
+    expect_one_line_error(
+        run_cli({"train", "--data", reversed.string(), "--steps", "6", "--resume", out, "--out", out}), "other words");
+    const Result resumed = run_cli({"train", "--data", same.string(), "--steps", "6", "--resume", out, "--out", out});
+    EXPECT_EQ(resumed.status, kExitOk) << arch << ": " << resumed.err;
+  }
+}
+
 // A train run rejected after --out was made (the data missing, or a checkpoint to resume that is not
 // there, found after the data is read) leaves no directory it made, however deep; a directory that was
 // there before stays. (Rejected runs left their --out directory behind, empty.)

@@ -40,11 +40,10 @@ int run_gpt_train(const GPTTrainArgs& a, std::ostream& out, std::ostream& err) {
   if (!a.resume.empty()) {
     train::GPTCheckpoint c = train::load_gpt_checkpoint(a.resume);
     train::attach_splits(c.state, data);
-    if (c.vocab != data.vocab.itos || c.train_words != c.state.train.X.size(0) ||
-        c.config.model.block_size != c.state.train.X.size(1)) {
-      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
-                       " (vocabulary or split differs); pass the same --data");
-    }
+    train::require_same_data(a.resume, a.data,
+                             c.vocab == data.vocab.itos && c.train_words == c.state.train.X.size(0) &&
+                                 c.config.model.block_size == c.state.train.X.size(1),
+                             c.data_fingerprint, data);
     if (a.steps < c.state.step) {
       throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
                        std::to_string(c.state.step) + "; --steps is the total length of the run");

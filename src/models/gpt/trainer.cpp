@@ -159,8 +159,8 @@ void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTra
   // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
   GPTTrainConfig saved = cfg;
   saved.model = s.net.config;
-  SafeTensors st = checkpoint_base("gpt", gpt_config_json(saved), data.vocab, "train_words", s.train.X.size(0), s.step,
-                                   s.g, s.losses);
+  SafeTensors st = checkpoint_base("gpt", gpt_config_json(saved), data.vocab, "train_words", s.train.X.size(0),
+                                   data_fingerprint(data), s.step, s.g, s.losses);
   std::vector<std::string> names;
   for (const auto& [name, t] : const_cast<models::GPT&>(s.net).parameters()) {
     st.tensors.emplace_back(name, *t);
@@ -189,6 +189,7 @@ GPTCheckpoint load_gpt_checkpoint(const std::string& dir) {
   const models::GPTConfig& m = c.config.model;
   c.vocab = r.vocab();
   c.train_words = r.integer("train_words");
+  c.data_fingerprint = r.optional_meta("data_fingerprint");
   c.state.step = r.integer("step");
   const std::int64_t adamw_steps = r.integer("adamw_steps");
   if (static_cast<std::int64_t>(c.vocab.size()) != m.vocab_size || m.n_layer < 1 || m.n_layer > 48 || m.n_head < 1 ||

@@ -80,7 +80,8 @@ struct GPTCheckpoint {
   GPTTrainConfig config;
   std::vector<char32_t> vocab;
   std::int64_t train_words = 0;
-  GPTState state;  // without the data splits (init from the data set: attach_splits)
+  std::string data_fingerprint;  // train::data_fingerprint of it; empty in checkpoints written before 2026-12-07
+  GPTState state;                // without the data splits (init from the data set: attach_splits)
 };
 void save_gpt_checkpoint(const std::string& dir, const GPTState& s, const GPTTrainConfig& cfg,
                          const data::Dataset& data);

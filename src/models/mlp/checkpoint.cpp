@@ -209,8 +209,8 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   nlohmann::json config = c.config.to_json();
   config["block_size"] = c.block_size;
   data::Vocab vocab = data::Vocab::from_chars(c.vocab);
-  SafeTensors st =
-      checkpoint_base("mlp", config, vocab, "train_rows", c.train_rows, c.state.step, c.state.g, c.state.losses);
+  SafeTensors st = checkpoint_base("mlp", config, vocab, "train_rows", c.train_rows, c.data_fingerprint, c.state.step,
+                                   c.state.g, c.state.losses);
   st.metadata["calibrated"] = c.calibrated() ? "true" : "false";
   for (const auto& [name, t] : c.state.params.named()) st.tensors.emplace_back(name, *t);
   if (c.calibrated()) {
@@ -237,6 +237,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   c.config = TrainConfig::from_json(config);
   c.vocab = r.vocab();
   c.train_rows = r.integer("train_rows");
+  c.data_fingerprint = r.optional_meta("data_fingerprint");
   c.state.step = r.integer("step");
   const std::string calibrated = r.meta("calibrated");
   if (calibrated != "true" && calibrated != "false")

@@ -30,7 +30,8 @@ struct Checkpoint {
   TrainConfig config;
   std::vector<char32_t> vocab;  // itos
   std::int64_t block_size = 3;
-  std::int64_t train_rows = 0;  // of the data it was trained on (a resume must use the same data)
+  std::int64_t train_rows = 0;   // of the data it was trained on (a resume must use the same data)
+  std::string data_fingerprint;  // train::data_fingerprint of it; empty in checkpoints written before 2026-12-07
   TrainState state;
   // Calibrated on the training split at the end of a run. Checkpoints written during a run (for
   // --resume) leave them undefined: calibration is a forward pass over the whole split (~0.7 s).

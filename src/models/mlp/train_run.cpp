@@ -90,6 +90,7 @@ train::Checkpoint make_checkpoint(const train::TrainState& state, const train::T
   c.vocab = data.vocab.itos;
   c.block_size = data.block_size;
   c.train_rows = data.train.rows();
+  c.data_fingerprint = train::data_fingerprint(data);
   c.state = {state.params, state.g.clone(), state.step, state.losses};
   c.bn = bn;
   return c;
@@ -129,10 +130,10 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
   train::TrainState state;
   if (!a.resume.empty()) {
     train::Checkpoint c = train::load_checkpoint(a.resume);
-    if (c.vocab != data.vocab.itos || c.block_size != data.block_size || c.train_rows != data.train.rows()) {
-      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
-                       " (vocabulary or split differs); pass the same --data");
-    }
+    train::require_same_data(
+        a.resume, a.data,
+        c.vocab == data.vocab.itos && c.block_size == data.block_size && c.train_rows == data.train.rows(),
+        c.data_fingerprint, data);
     cfg = c.config;
     state = std::move(c.state);
     if (a.steps < state.step) {

@@ -37,11 +37,10 @@ int run_recurrent_train(const RecurrentTrainArgs& a, std::ostream& out, std::ost
   if (!a.resume.empty()) {
     train::RecurrentCheckpoint c = train::load_recurrent_checkpoint(a.resume, a.cell);
     data::SequenceSplits splits = data::sequence_splits(data);
-    if (c.vocab != data.vocab.itos || c.train_words != splits.train.X.size(0) ||
-        c.config.model.block_size != splits.train.X.size(1)) {
-      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
-                       " (vocabulary or split differs); pass the same --data");
-    }
+    train::require_same_data(a.resume, a.data,
+                             c.vocab == data.vocab.itos && c.train_words == splits.train.X.size(0) &&
+                                 c.config.model.block_size == splits.train.X.size(1),
+                             c.data_fingerprint, data);
     if (a.steps < c.state.step) {
       throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
                        std::to_string(c.state.step) + "; --steps is the total length of the run");

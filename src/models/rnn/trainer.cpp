@@ -148,7 +148,7 @@ void save_recurrent_checkpoint(const std::string& dir, const RecurrentState& s, 
   RecurrentTrainConfig saved = cfg;
   saved.model = s.net.config;
   SafeTensors st = checkpoint_base(saved.model.arch(), config_json(saved), data.vocab, "train_words", s.train.X.size(0),
-                                   s.step, s.g, s.losses);
+                                   data_fingerprint(data), s.step, s.g, s.losses);
   std::vector<std::string> names;
   for (const auto& [name, t] : const_cast<models::RecurrentLM&>(s.net).parameters()) {
     st.tensors.emplace_back(name, *t);
@@ -180,6 +180,7 @@ RecurrentCheckpoint load_recurrent_checkpoint(const std::string& dir, models::Ce
   const models::RecurrentConfig& m = c.config.model;
   c.vocab = r.vocab();
   c.train_words = r.integer("train_words");
+  c.data_fingerprint = r.optional_meta("data_fingerprint");
   c.state.step = r.integer("step");
   const std::int64_t adamw_steps = r.integer("adamw_steps");
   if (static_cast<std::int64_t>(c.vocab.size()) != m.vocab_size || m.n_embd < 1 || m.n_embd > 4096 || m.n_embd2 < 1 ||

@@ -81,7 +81,8 @@ struct RecurrentCheckpoint {
   RecurrentTrainConfig config;
   std::vector<char32_t> vocab;
   std::int64_t train_words = 0;
-  RecurrentState state;  // without the data splits (attach them from the data set)
+  std::string data_fingerprint;  // train::data_fingerprint of it; empty in checkpoints written before 2026-12-07
+  RecurrentState state;          // without the data splits (attach them from the data set)
 };
 void save_recurrent_checkpoint(const std::string& dir, const RecurrentState& s, const RecurrentTrainConfig& cfg,
                                const data::Dataset& data);

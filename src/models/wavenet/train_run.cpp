@@ -40,10 +40,8 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   train::WaveNetState s;
   if (!a.resume.empty()) {
     train::WaveNetCheckpoint c = train::load_wavenet_checkpoint(a.resume);
-    if (c.vocab != data.vocab.itos || c.train_rows != data.train.rows()) {
-      throw InputError("--resume " + a.resume + ": the checkpoint was trained on other data than " + a.data +
-                       " (vocabulary or split differs); pass the same --data");
-    }
+    train::require_same_data(a.resume, a.data, c.vocab == data.vocab.itos && c.train_rows == data.train.rows(),
+                             c.data_fingerprint, data);
     if (a.steps < c.state.step) {
       throw InputError("--steps " + std::to_string(a.steps) + " is less than the checkpoint's step " +
                        std::to_string(c.state.step) + "; --steps is the total length of the run");

@@ -160,8 +160,8 @@ void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, cons
   // The model's sizes as built: vocab_size and block_size come from the data (init_*), not from cfg
   WaveNetTrainConfig saved = cfg;
   saved.model = s.net.config;
-  SafeTensors st = checkpoint_base("wavenet", config_json(saved), data.vocab, "train_rows", data.train.rows(), s.step,
-                                   s.g, s.losses);
+  SafeTensors st = checkpoint_base("wavenet", config_json(saved), data.vocab, "train_rows", data.train.rows(),
+                                   data_fingerprint(data), s.step, s.g, s.losses);
   auto& net = const_cast<models::WaveNet&>(s.net);
   for (auto& [name, t] : net.parameters()) st.tensors.emplace_back(name, *t);
   for (auto& [name, t] : net.net.buffers()) st.tensors.emplace_back(name, *t);
@@ -187,6 +187,7 @@ WaveNetCheckpoint load_wavenet_checkpoint(const std::string& dir) {
   }
   c.vocab = r.vocab();
   c.train_rows = r.integer("train_rows");
+  c.data_fingerprint = r.optional_meta("data_fingerprint");
   c.state.step = r.integer("step");
   if (static_cast<std::int64_t>(c.vocab.size()) != c.config.model.vocab_size || c.config.model.n_embd < 1 ||
       c.config.model.n_hidden < 1 || c.config.model.n_embd > 4096 || c.config.model.n_hidden > 4096 ||

@@ -78,6 +78,7 @@ struct WaveNetCheckpoint {
   WaveNetTrainConfig config;
   std::vector<char32_t> vocab;
   std::int64_t train_rows = 0;
+  std::string data_fingerprint;  // train::data_fingerprint of it; empty in checkpoints written before 2026-12-07
   WaveNetState state;
 };
 void save_wavenet_checkpoint(const std::string& dir, const WaveNetState& s, const WaveNetTrainConfig& cfg,
