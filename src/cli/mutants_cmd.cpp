@@ -67,7 +67,7 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
     } else {
       // Where only the ledger's exactness can see the mutant and the ledger has no entry for this
       // configuration (another word list, LibTorch or CPU), it is not judged: say so rather than MISSED.
-      const bool unjudged = e.check_ledger && !r.ledger_found;
+      const bool unjudged = e.check_ledger && !r.ledger_found && r.threw.empty();  // a throw is a miss
       without_ledger += unjudged ? 1 : 0;
       out << (unjudged ? "no ledger" : mark(r.check_ledger_f32, e.check_ledger)) << " | "
           << mark(r.check_f32, e.check_f32) << " | " << mark(r.check_f64, e.check_f64) << " | "
@@ -102,7 +102,7 @@ int run_mutants_command(const MutantsArgs& a, std::ostream& out) {
       << " (a check that throws is not a catch: THREW marks it, and the mutant counts as missed).\n";
   if (without_ledger > 0) {
     out << without_ledger << " mutants could not be judged (\"no ledger\"): only the exactness ledger sees them, and "
-        << a.ledger << " has no entry for this configuration (--data " << a.data
+        << a.ledger << " has no entry for this configuration in float32 or float64 (--data " << a.data
         << ", this LibTorch and CPU); they count as not caught. To judge them, record entries with `bpninja check "
            "--record-ledger --ledger FILE --data "
         << a.data << " --arch A` for each model, in float32 and float64, review them, and pass --ledger FILE here.\n";

@@ -102,6 +102,10 @@ bool Vocab::is_names_alphabet() const {
   return true;
 }
 
+bool is_names_txt(const Dataset& data) {
+  return data.vocab.is_names_alphabet() && data.train.rows() == kNamesTrainRows;
+}
+
 std::string Vocab::decode(std::int64_t ix) const { return to_utf8(Word(1, itos.at(static_cast<std::size_t>(ix)))); }
 
 std::vector<Word> parse_words(const std::string& text, const std::string& source_name) {

@@ -22,7 +22,7 @@ struct Vocab {
   static Vocab from_chars(std::vector<char32_t> itos);  // itos[0] must be '.'
   std::int64_t size() const { return static_cast<std::int64_t>(itos.size()); }
   std::string decode(std::int64_t ix) const;  // one character, UTF-8 encoded
-  // '.' and a-z: names.txt's 27 characters, the only alphabet the lectures' printed losses apply to
+  // '.' and a-z: names.txt's 27 characters
   bool is_names_alphabet() const;
 };
 
@@ -51,6 +51,11 @@ struct Dataset {
   int block_size = 3;
   Split train, dev, test;
 };
+
+// names.txt as the notebook splits it: its alphabet and its 182,625 training contexts (the notebook's
+// Xtr; the count does not depend on block_size), the data the lectures' printed figures are for.
+inline constexpr std::int64_t kNamesTrainRows = 182625;
+bool is_names_txt(const Dataset& data);
 
 // random.seed(shuffle_seed); random.shuffle(words); n1 = int(0.8*len); n2 = int(0.9*len).
 Dataset make_dataset(std::vector<Word> words, int block_size, std::uint64_t shuffle_seed = 42);

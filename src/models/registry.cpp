@@ -1,6 +1,8 @@
 // The one list of models. A new model: its folder under src/models/, and one line here.
 #include "models/registry.h"
 
+#include <filesystem>
+
 #include "models/gpt/model.h"
 #include "models/mlp/model.h"
 #include "models/rnn/model.h"
@@ -34,6 +36,10 @@ const Model& named(const std::string& name) {
 }
 
 const Model& checkpoint_model(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw InputError(dir + ": no such directory; pass the --out directory of a `bpninja train` run");
+  }
   const std::string arch = train::safetensors_checkpoint_arch(dir);
   if (arch.empty()) return *all().front();
   for (const Model* m : all()) {

@@ -22,7 +22,8 @@ const Model& named(const std::string& name);
 std::string names_text();
 
 // The model whose checkpoint `dir` holds (its metadata's "arch"; a checkpoint without one, the legacy
-// format, is the first model's). Throws bpn::InputError for a model this build does not know.
+// format, is the first model's). Throws bpn::InputError when `dir` is not a directory and for a model
+// this build does not know.
 const Model& checkpoint_model(const std::string& dir);
 
 // The ledger's rows for a configuration: its "arch" (none: the first model, whose entries predate the

@@ -141,25 +141,59 @@ TEST(Cli, AResumeOnOtherWordsOfTheSameShapeIsRejected) {
   }
 }
 
-// A train run rejected after --out was made (the data missing, or a checkpoint to resume that is not
-// there, found after the data is read) leaves no directory it made, however deep; a directory that was
-// there before stays. (Rejected runs left their --out directory behind, empty.)
+// A train run rejected after --out was made leaves no directory it made, however deep: one whose data is
+// missing (found when the data is read), and one resuming a checkpoint of other data (found after the
+// data is read). A directory that was there before stays, empty or not. (Rejected runs left their
+// --out directory behind, empty.) And a --resume directory that does not exist is named as such.
 TEST(Cli, ARejectedTrainRunLeavesNoDirectoryItMade) {
+  BPN_REQUIRE_NAMES(d);
   const fs::path dir = cli_scratch("rejected_out");
-  const fs::path words = dir / "words.txt";
-  std::ofstream(words) << "emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\namelia\nharper\nevelyn\n";
+  const fs::path words = dir / "words.txt", other = dir / "other.txt", before = dir / "there_before";
+  {
+    std::ifstream in(bpn::testing::names_path());
+    std::ofstream a(words), b(other);
+    std::string w;
+    for (int k = 0; k < 400 && std::getline(in, w); ++k) (k < 200 ? a : b) << w << '\n';
+  }
+  fs::create_directories(before);
   for (const std::string arch : {"mlp", "wavenet", "gpt", "rnn", "gru"}) {
     const fs::path made = dir / arch;
     const std::string out = (made / "deeper" / "out").string() + "/";
     expect_one_line_error(run_cli({"train", "--arch", arch, "--data", (dir / "missing.txt").string(), "--out", out}),
                           "missing.txt");
     EXPECT_FALSE(fs::exists(made)) << arch << ": the rejected run left " << made;
-    expect_one_line_error(run_cli({"train", "--arch", arch, "--data", words.string(), "--resume",
-                                   (dir / "no_checkpoint").string(), "--out", out}),
-                          "no_checkpoint");
+    fs::remove_all(made);  // the next case on its own
+    const std::string checkpoint = (dir / (arch + "_checkpoint")).string();
+    std::vector<std::string> train = {"train",   "--arch", arch,    "--data",  words.string(),
+                                      "--steps", "2",      "--out", checkpoint};
+    if (arch == "gpt") train.insert(train.end(), {"--n-layer", "1", "--n-embd", "16"});
+    ASSERT_EQ(run_cli(train).status, kExitOk) << arch;
+    expect_one_line_error(
+        run_cli({"train", "--data", other.string(), "--steps", "4", "--resume", checkpoint, "--out", out}),
+        "other data");
     EXPECT_FALSE(fs::exists(made)) << arch << ": the rejected resume left " << made;
-    ASSERT_TRUE(fs::is_directory(dir)) << arch << ": the directory that was there before is gone";
+    for (const fs::path& kept : {before, before / "new"}) {
+      expect_one_line_error(
+          run_cli({"train", "--arch", arch, "--data", (dir / "missing.txt").string(), "--out", kept.string()}),
+          "missing.txt");
+    }
+    EXPECT_TRUE(fs::is_directory(before)) << arch << ": the empty directory that was there before is gone";
+    EXPECT_FALSE(fs::exists(before / "new")) << arch;
   }
+  expect_one_line_error(run_cli({"train", "--arch", "gru", "--resume", (dir / "no_such_run").string()}),
+                        "no_such_run: no such directory");
+}
+
+// The lecture's losses are printed beside a run's own for names.txt only: not for every 8th name (the
+// same alphabet, another split), which printed them.
+TEST(Cli, TheLecturesLossesArePrintedForNamesTxtOnly) {
+  BPN_REQUIRE_NAMES(d);
+  const Result names = run_cli({"train", "--data", bpn::testing::names_path(), "--steps", "10"});
+  ASSERT_EQ(names.status, kExitOk) << names.err;
+  EXPECT_NE(names.out.find("(the lecture: train 2.0705, val 2.1099)"), std::string::npos) << names.out;
+  const Result sample = run_cli({"train", "--data", bpn::testing::names_sample_path(), "--steps", "10"});
+  ASSERT_EQ(sample.status, kExitOk) << sample.err;
+  EXPECT_EQ(sample.out.find("the lecture"), std::string::npos) << sample.out;
 }
 
 TEST(Cli, HelpExitsZero) { EXPECT_EQ(run_cli({"check", "--help"}).status, kExitOk); }

@@ -214,16 +214,34 @@ TEST(KernelStep, EmbcatIsTheGatheredRowsOfCAtEveryWidth) {
   }
 }
 
+// Columns of small terms with +2^60 at one row and -2^60 at a later one: summed in double, the small
+// terms between the two are absorbed by 2^60 (its ulp is 256) and the others survive, so each order of
+// summation gives its own result, at a scale that float32 still shows.
+at::Tensor spiky_columns(std::int64_t n, std::int64_t H, at::Generator& g) {
+  at::Tensor t = at::randn({n, H}, g, at::kFloat) * 8;
+  if (n < 3) return t;
+  const at::Tensor first = at::randint(0, n - 1, {H}, g, at::kLong);
+  for (std::int64_t j = 0; j < H; ++j) {
+    const std::int64_t p = first[j].item<std::int64_t>();
+    const std::int64_t q = p + 1 + at::randint(0, n - 1 - p, {1}, g, at::kLong).item<std::int64_t>();
+    t[p][j] = std::ldexp(1.0f, 60);
+    t[q][j] = -std::ldexp(1.0f, 60);
+  }
+  return t;
+}
+
 // The kernel's column sums (bias_backward, and BatchNorm's forward and backward) hold blocks of 32
 // columns in registers, then 8, then 1: each sum must still be the column's terms added in row order, in
-// double, bit for bit, at every width across those blocks (1 to 70) and at 2, 3 and 32 rows.
+// double, bit for bit, at every width across those blocks (1 to 70) and at 2, 3 and 32 rows. The terms
+// are spiky columns, where another order (rows reversed, pairwise, blocked) gives other float results.
+// (Only the clone for this CPU's instruction set runs.)
 TEST(KernelStep, ColumnSumsAreTheRowOrderSumsInDoubleAtEveryWidth) {
   const KernelTable& k = kernel_functions();
   at::Generator g = at::make_generator<at::CPUGeneratorImpl>(17);
   for (const std::int64_t n : {2, 3, 32}) {
     for (std::int64_t H = 1; H <= 70; ++H) {
       const std::string at_shape = "n " + std::to_string(n) + ", width " + std::to_string(H);
-      const at::Tensor x = at::randn({n, H}, g, at::kFloat) * 3 + 1, dy = at::randn({n, H}, g, at::kFloat);
+      const at::Tensor x = spiky_columns(n, H, g), dy = spiky_columns(n, H, g);
       const at::Tensor bngain = at::randn({H}, g, at::kFloat), bnbias = at::randn({H}, g, at::kFloat);
       const float* xs = x.data_ptr<float>();
       const float* dys = dy.data_ptr<float>();

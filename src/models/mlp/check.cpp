@@ -249,7 +249,7 @@ GraphFactory chunked_graph_factory(const model::Params& params, const model::Bat
 
 bool is_notebook_configuration(const CheckConfig& c, const data::Dataset& data) {
   return c.n_embd == 10 && c.n_hidden == 64 && c.batch_size == 32 && c.seed == model::kNotebookSeed && !c.params &&
-         data.vocab.is_names_alphabet() && data.block_size == 3 && data.train.rows() == kNotebookTrainRows;
+         data.block_size == 3 && data::is_names_txt(data);
 }
 
 Experiment make_experiment(const data::Dataset& data, const CheckConfig& cfg) {

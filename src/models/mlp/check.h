@@ -58,10 +58,8 @@ struct CheckConfig {
 };
 
 // The lecture's configuration (block 3, n_embd 10, n_hidden 64, batch 32, seed 2147483647) on its data
-// (names.txt's alphabet, '.' and a-z, and its split: 182,625 training contexts, the notebook's Xtr): the
-// only one where the lecture's absolute goals (maxdiff <= 1e-8) are asserted. (Any 27-character word
-// list counted until 2026-12-07.)
-inline constexpr std::int64_t kNotebookTrainRows = 182625;
+// (data::is_names_txt): the only one where the lecture's absolute goals (maxdiff <= 1e-8) are asserted.
+// (Any 27-character word list counted until 2026-12-07.)
 bool is_notebook_configuration(const CheckConfig& config, const data::Dataset& data);
 
 // The notebook's setup for a configuration: parameters (init_params) and the batch drawn from g.

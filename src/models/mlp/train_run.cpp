@@ -202,7 +202,7 @@ int run_mlp_train(const Options& o, std::ostream& out, std::ostream& err) {
 
   char line[256];
   std::snprintf(line, sizeof line, "train %.4f | dev %.4f | test %.4f%s\n", train_loss, dev_loss, test_loss,
-                data.vocab.is_names_alphabet() ? "  (the lecture: train 2.0705, val 2.1099)" : "");
+                data::is_names_txt(data) ? "  (the lecture: train 2.0705, val 2.1099)" : "");
   out << line;
   std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)%s\n",
                 static_cast<long long>(a.steps - first_step), seconds,

@@ -99,7 +99,7 @@ int run_wavenet_train(const WaveNetTrainArgs& a, std::ostream& out, std::ostream
   const double val_loss = train::wavenet_split_loss(s.net, data.dev);
   char line[256];
   std::snprintf(line, sizeof line, "train %.4f | val %.4f%s\n", train_loss, val_loss,
-                data.vocab.is_names_alphabet() ? "  (the lecture: train 1.7690, val 1.9937)" : "");
+                data::is_names_txt(data) ? "  (the lecture: train 1.7690, val 1.9937)" : "");
   out << line;
   std::snprintf(line, sizeof line, "%lld steps in %.1f s (%.0f steps/s)\n",
                 static_cast<long long>(a.steps - first_step), seconds,
