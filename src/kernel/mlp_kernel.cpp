@@ -73,7 +73,9 @@ T* column_buffer(std::size_t slot, std::int64_t width) {
 // Column sums in double, sum[j] = term(0, j) + term(1, j) + ... + term(n-1, j), each column in row order:
 // kColumnBlock columns at a time, their accumulators held in registers across the rows (with the sums
 // in memory, each row was a load, an add and a store per column, and the step waited on them), then 8,
-// then 1. Any number of terms is summed side by side (BatchNorm's backward takes two).
+// then the last 8 columns again (V = 27: 0-7, 8-15, 16-23, 19-26), where the overlap recomputes the same
+// sums in the same order; 1 at a time below 8 columns. Any number of terms is summed side by side
+// (BatchNorm's backward takes two).
 constexpr std::int64_t kColumnBlock = 32;
 
 template <std::int64_t B, typename... Term, std::size_t... k>
@@ -95,6 +97,10 @@ __attribute__((always_inline)) inline void column_sums(std::int64_t n, std::int6
   std::int64_t j0 = 0;
   for (; j0 + kColumnBlock <= width; j0 += kColumnBlock) column_block_sums<kColumnBlock>(n, j0, sums, terms, term...);
   for (; j0 + 8 <= width; j0 += 8) column_block_sums<8>(n, j0, sums, terms, term...);
+  if (j0 < width && width >= 8) {  // the last 8 columns, again where they overlap: the same sums, rewritten
+    column_block_sums<8>(n, width - 8, sums, terms, term...);
+    return;
+  }
   for (; j0 < width; ++j0) column_block_sums<1>(n, j0, sums, terms, term...);
 }
 
@@ -145,16 +151,66 @@ BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float*
   }
 }
 
+// dst[e] += src[e] for the floats of one vector of GCC's vector extension (W = 16, 8, 4 or 2 floats): one
+// vector load, add and store each, compiled for the clone's instruction set (a loop of fixed length
+// stayed scalar)
+// (GCC drops vector_size from an alias template: the types are spelled out.)
+template <int W>
+struct Floats;
+template <>
+struct Floats<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Floats<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Floats<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Floats<2> {
+  typedef float type __attribute__((vector_size(8)));
+};
+
+template <int W>
+__attribute__((always_inline)) inline void add_floats(float* dst, const float* src) {
+  typename Floats<W>::type a, b;
+  static_assert(sizeof a == W * sizeof(float));
+  std::memcpy(&a, dst, sizeof a);
+  std::memcpy(&b, src, sizeof b);
+  a += b;
+  std::memcpy(dst, &a, sizeof a);
+}
+
 // Forward line: emb = C[Xb]. dC[Xb[i, t]] += demb[i, t] for every i, t, in index order.
 // See docs/derivations.md#emb_backward
-void embedding_backward(const float* dembcat, const std::int64_t* Xb, std::int64_t n, std::int64_t T, std::int64_t E,
-                        std::int64_t V, float* dC) {
+// The rows are short (E = 10): added in blocks of 16, 8, 4, 2 and 1 floats of a constant size, one
+// vector operation each, in place of a loop of runtime length per row.
+BPN_KERNEL_LOOP void embedding_backward(const float* __restrict dembcat, const std::int64_t* __restrict Xb,
+                                        std::int64_t n, std::int64_t T, std::int64_t E, std::int64_t V,
+                                        float* __restrict dC) {
   std::fill(dC, dC + V * E, 0.0f);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t t = 0; t < T; ++t) {
       float* row = dC + Xb[i * T + t] * E;
       const float* d = dembcat + (i * T + t) * E;
-      for (std::int64_t e = 0; e < E; ++e) row[e] += d[e];
+      std::int64_t e = 0;
+      for (; e + 16 <= E; e += 16) add_floats<16>(row + e, d + e);
+      if (E - e >= 8) {
+        add_floats<8>(row + e, d + e);
+        e += 8;
+      }
+      if (E - e >= 4) {
+        add_floats<4>(row + e, d + e);
+        e += 4;
+      }
+      if (E - e >= 2) {
+        add_floats<2>(row + e, d + e);
+        e += 2;
+      }
+      if (E - e >= 1) row[e] += d[e];
     }
   }
 }
@@ -254,11 +310,18 @@ std::array<NamedProduct, 6> step_products(std::int64_t n, std::int64_t in, std::
            {"dembcat = dhprebn @ W1^T", dx_product(n, in, hidden)}}};
 }
 
-void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
-  const std::int64_t E = p.C.size(1), TE = p.W1.size(0), H = p.W1.size(1);
-  const float* C = p.C.data_ptr<float>();
+namespace {
+// C [V, E], W1 [TE, H], b1 [H]
+void hprebn_rows(const float* C, const float* W1, const float* b1, std::int64_t E, std::int64_t TE, std::int64_t H,
+                 const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
   gather_rows(C, X, m * (TE / E), E, embcat);
-  linear_rows(embcat, p.W1.data_ptr<float>(), p.b1.data_ptr<float>(), m, TE, H, hprebn);  // embcat @ W1 + b1
+  linear_rows(embcat, W1, b1, m, TE, H, hprebn);  // embcat @ W1 + b1
+}
+}  // namespace
+
+void hprebn_rows(const model::Params& p, const std::int64_t* X, std::int64_t m, float* embcat, float* hprebn) {
+  hprebn_rows(p.C.data_ptr<float>(), p.W1.data_ptr<float>(), p.b1.data_ptr<float>(), p.C.size(1), p.W1.size(0),
+              p.W1.size(1), X, m, embcat, hprebn);
 }
 
 namespace {
@@ -384,9 +447,10 @@ float MlpStepKernel::step(model::Params& p, const at::Tensor& Xb, const at::Tens
 
 float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at::Tensor& Ytr, const at::Tensor& ix,
                                float lr) {
-  if (!Xtr.is_contiguous() || !Ytr.is_contiguous() || Xtr.size(1) != T_ || ix.numel() != n_) {
-    throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) + "] and " +
-                     std::to_string(n_) + " rows");
+  if (!Xtr.is_contiguous() || !Ytr.is_contiguous() || Xtr.size(1) != T_ || Ytr.numel() != Xtr.size(0) ||
+      ix.numel() != n_) {
+    throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) +
+                     "] with N targets and " + std::to_string(n_) + " rows");
   }
   // The held split's memory cannot be another's: the same pointer and sizes are the same split.
   auto held = [](const at::Tensor& t, const at::Tensor& kept) {
@@ -396,20 +460,27 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
   const std::int64_t* rows = ix.data_ptr<std::int64_t>();
   std::int64_t* X = raw_.X;
   std::int64_t* Y = raw_.Y;
-  auto gather = [&](const auto* xs, const auto* ys) {
-    for (std::int64_t i = 0; i < n_; ++i) {  // ask for every row before the first is read
+  if (!split_XYb_.empty()) {
+    // each row's T context bytes and its target byte side by side: one cache line per row
+    const std::uint8_t* xy = split_XYb_.data();
+    const std::int64_t stride = T_ + 1;
+    for (std::int64_t i = 0; i < n_; ++i) __builtin_prefetch(xy + rows[i] * stride);  // every row before the first
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const std::uint8_t* r = xy + rows[i] * stride;
+      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = r[t];  // Xtr[ix]
+      Y[i] = r[T_];                                                // Ytr[ix]
+    }
+  } else {
+    const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
+    const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n_; ++i) {
       __builtin_prefetch(xs + rows[i] * T_);
       __builtin_prefetch(ys + rows[i]);
     }
     for (std::int64_t i = 0; i < n_; ++i) {
-      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];  // Xtr[ix]
-      Y[i] = ys[rows[i]];                                                          // Ytr[ix]
+      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];
+      Y[i] = ys[rows[i]];
     }
-  };
-  if (!split_Xb_.empty()) {
-    gather(split_Xb_.data(), split_Yb_.data());
-  } else {
-    gather(Xtr.data_ptr<std::int64_t>(), Ytr.data_ptr<std::int64_t>());
   }
   return run(p, lr);
 }
@@ -417,47 +488,52 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
 void MlpStepKernel::read_split(const at::Tensor& Xtr, const at::Tensor& Ytr) {
   split_X_ = Xtr;
   split_Y_ = Ytr;
-  split_Xb_.clear();
-  split_Yb_.clear();
+  split_XYb_.clear();
   const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
   const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
   auto is_byte = [](std::int64_t v) { return v >= 0 && v < 256; };
   if (!std::all_of(xs, xs + Xtr.numel(), is_byte) || !std::all_of(ys, ys + Ytr.numel(), is_byte)) return;
-  split_Xb_.assign(xs, xs + Xtr.numel());
-  split_Yb_.assign(ys, ys + Ytr.numel());
+  const std::int64_t N = Ytr.numel();
+  split_XYb_.resize(static_cast<std::size_t>(N * (T_ + 1)));
+  for (std::int64_t r = 0; r < N; ++r) {
+    std::copy(xs + r * T_, xs + (r + 1) * T_, split_XYb_.begin() + r * (T_ + 1));
+    split_XYb_[static_cast<std::size_t>(r * (T_ + 1) + T_)] = static_cast<std::uint8_t>(ys[r]);
+  }
 }
 
 float MlpStepKernel::run(model::Params& p, float lr) {
   const KernelTable& k = *table_;
   const Raw& w = raw_;
   const std::int64_t n = n_, TE = T_ * E_, H = H_, V = V_, E = E_;
+  // Each parameter's memory, taken once per step (each data_ptr call checks the tensor), in p.tensors()'s order
+  const auto params = p.tensors();
+  std::array<float*, std::tuple_size_v<decltype(params)>> q;
+  for (std::size_t i = 0; i < params.size(); ++i) q[i] = params[i]->data_ptr<float>();
+  float *const C = q[0], *const W1 = q[1], *const b1 = q[2], *const W2 = q[3], *const b2 = q[4], *const bngain = q[5],
+               *const bnbias = q[6];
   // ---- forward ----
-  hprebn_rows(p, w.X, n, w.embcat, w.hprebn);  // C[Xb] flattened, @ W1 + b1
-  k.batchnorm_forward(w.hprebn, p.bngain.data_ptr<float>(), p.bnbias.data_ptr<float>(), n, H, w.mean, w.var, w.inv,
-                      w.bnraw, w.hpreact);
+  hprebn_rows(C, W1, b1, E, TE, H, w.X, n, w.embcat, w.hprebn);  // C[Xb] flattened, @ W1 + b1
+  k.batchnorm_forward(w.hprebn, bngain, bnbias, n, H, w.mean, w.var, w.inv, w.bnraw, w.hpreact);
   tanh_forward(w.hpreact, w.h, n * H);
-  linear_rows(w.h, p.W2.data_ptr<float>(), p.b2.data_ptr<float>(), n, H, V, w.logits);  // h @ W2 + b2
+  linear_rows(w.h, W2, b2, n, H, V, w.logits);  // h @ W2 + b2
   // softmax and cross-entropy: probs = exp(logits - rowmax), then each row's sum (in double) normalises it
   const double loss = cross_entropy_rows(w.logits, w.Y, n, V, w.probs, w.row_max, w.row_sum);
   normalize_rows(w.row_sum, n, V, w.probs);
   *w.loss = static_cast<float>(loss / static_cast<double>(n));
   // ---- backward ----
   k.cross_entropy_backward(w.probs, w.Y, n, V, w.dlogits);
-  k.linear_backward(w.dlogits, w.h, p.W2.data_ptr<float>(), n, H, V, w.dh, w.dW2);
+  k.linear_backward(w.dlogits, w.h, W2, n, H, V, w.dh, w.dW2);
   k.bias_backward(w.dlogits, n, V, w.db2);
   k.tanh_backward(w.dh, w.h, n * H, w.dhpreact);
-  k.batchnorm_backward(w.dhpreact, w.bnraw, w.inv, p.bngain.data_ptr<float>(), n, H, w.dhprebn, w.dbngain, w.dbnbias);
-  k.linear_backward(w.dhprebn, w.embcat, p.W1.data_ptr<float>(), n, TE, H, w.dembcat, w.dW1);
+  k.batchnorm_backward(w.dhpreact, w.bnraw, w.inv, bngain, n, H, w.dhprebn, w.dbngain, w.dbnbias);
+  k.linear_backward(w.dhprebn, w.embcat, W1, n, TE, H, w.dembcat, w.dW1);
   k.bias_backward(w.dhprebn, n, H, w.db1);
   k.embedding_backward(w.dembcat, w.X, n, T_, E, V, w.dC);
   // ---- update ----
   if (lr != 0.0f) {
-    const auto params = p.tensors();
     float* const grads[] = {w.dC, w.dW1, w.db1, w.dW2, w.db2, w.dbngain, w.dbnbias};  // in that order
     static_assert(std::size(grads) == std::tuple_size_v<decltype(params)>);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      k.sgd_update(params[i]->data_ptr<float>(), grads[i], params[i]->numel(), lr);
-    }
+    for (std::size_t i = 0; i < params.size(); ++i) k.sgd_update(q[i], grads[i], params[i]->numel(), lr);
   }
   return *w.loss;
 }

@@ -111,10 +111,11 @@ class MlpStepKernel {
   at::Tensor X_, Y_;  // the batch, gathered by step_rows (or copied by step)
   at::Tensor ix_;     // batch_rows()
   // The split step_rows reads, with one byte per index where every index is below 256 (an int64 split is
-  // megabytes, and each random row a cache and TLB miss; the bytes stay in the cache): made on the first
+  // megabytes, and each random row a cache and TLB miss; the bytes stay in the cache), each row's T
+  // context bytes and its target side by side (one cache line per row, not two): made on the first
   // step_rows of a split, which the kernel then holds (so that no other split can have its memory).
   at::Tensor split_X_, split_Y_;
-  std::vector<std::uint8_t> split_Xb_, split_Yb_;  // empty: an index past 255, the int64 split is read
+  std::vector<std::uint8_t> split_XYb_;  // [N, T+1]; empty: an index past 255, the int64 split is read
   void read_split(const at::Tensor& Xtr, const at::Tensor& Ytr);
   // The same arrays' data pointers, taken once (a data_ptr call per array per step was ~1% of the step).
   struct Raw {

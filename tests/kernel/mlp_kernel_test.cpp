@@ -231,8 +231,9 @@ at::Tensor spiky_columns(std::int64_t n, std::int64_t H, at::Generator& g) {
 }
 
 // The kernel's column sums (bias_backward, and BatchNorm's forward and backward) hold blocks of 32
-// columns in registers, then 8, then 1: each sum must still be the column's terms added in row order, in
-// double, bit for bit, at every width across those blocks (1 to 70) and at 2, 3 and 32 rows. The terms
+// columns in registers, then 8, then the last 8 again where they overlap (1 at a time below 8 columns):
+// each sum must still be the column's terms added in row order, in double, bit for bit, at every width
+// across those blocks (1 to 70) and at 2, 3 and 32 rows. The terms
 // are spiky columns, where another order (rows reversed, pairwise, blocked) gives other float results.
 // (Only the clone for this CPU's instruction set runs.)
 TEST(KernelStep, ColumnSumsAreTheRowOrderSumsInDoubleAtEveryWidth) {
@@ -286,6 +287,30 @@ TEST(KernelStep, ColumnSumsAreTheRowOrderSumsInDoubleAtEveryWidth) {
       EXPECT_EQ(dbnbias, dbnbias_ref) << "batchnorm_backward, " << at_shape;
       EXPECT_EQ(dbngain, dbngain_ref) << "batchnorm_backward, " << at_shape;
     }
+  }
+}
+
+// embedding_backward adds each row of dembcat into dC's row in blocks of 16, 8, 4, 2 and 1 floats: dC must
+// be the rows added one by one in index order (i, then t), bit for bit, at every width from 1 to 40, with
+// a vocabulary of 3 so that every row of dC takes many terms, and nothing written past dC.
+TEST(KernelStep, EmbeddingBackwardIsTheIndexOrderSumAtEveryWidth) {
+  const KernelTable& k = kernel_functions();
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(23);
+  const std::int64_t V = 3, T = 3, n = 11;
+  for (std::int64_t E = 1; E <= 40; ++E) {
+    const at::Tensor dembcat = at::randn({n, T * E}, g, at::kFloat) * 8;
+    const at::Tensor X = at::randint(0, V, {n, T}, g, at::kLong);
+    const float* d = dembcat.data_ptr<float>();
+    const std::int64_t* x = X.data_ptr<std::int64_t>();
+    std::vector<float> dC(V * E + 16, -7.0f), ref(V * E, 0.0f);
+    k.embedding_backward(d, x, n, T, E, V, dC.data());
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t t = 0; t < T; ++t) {
+        for (std::int64_t e = 0; e < E; ++e) ref[x[i * T + t] * E + e] += d[(i * T + t) * E + e];
+      }
+    }
+    EXPECT_EQ(std::vector<float>(dC.begin(), dC.begin() + V * E), ref) << "E " << E;
+    for (std::size_t j = V * E; j < dC.size(); ++j) EXPECT_EQ(dC[j], -7.0f) << "E " << E << ": written past dC";
   }
 }
 
