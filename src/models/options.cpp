@@ -134,14 +134,15 @@ OutputDirectories prepare_outputs(const std::string& out_dir, const std::string&
   OutputDirectories made;
   if (!out_dir.empty()) {
     std::error_code ec;
-    // the directories that do not exist yet, deepest first: create_directories makes them
-    std::filesystem::path deepest = std::filesystem::path(out_dir).lexically_normal();
-    if (!deepest.has_filename() && deepest.has_parent_path()) deepest = deepest.parent_path();  // "out/"
-    for (std::filesystem::path p = deepest; !p.empty() && !std::filesystem::exists(p, ec); p = p.parent_path()) {
-      made.made_.push_back(p.string());
-      if (p == p.parent_path()) break;
+    // one component at a time, as the system resolves the path ("a/../b" makes a, then b), each directory
+    // made recorded, deepest first
+    std::filesystem::path prefix;
+    for (const std::filesystem::path& part : std::filesystem::path(out_dir)) {
+      prefix /= part;
+      if (part.empty() || std::filesystem::exists(prefix, ec)) continue;
+      if (!std::filesystem::create_directory(prefix, ec)) break;
+      made.made_.insert(made.made_.begin(), prefix.string());
     }
-    std::filesystem::create_directories(out_dir, ec);
     if (ec || !std::filesystem::is_directory(out_dir)) {
       throw InputError("--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");
     }

@@ -179,6 +179,11 @@ TEST(Cli, ARejectedTrainRunLeavesNoDirectoryItMade) {
     }
     EXPECT_TRUE(fs::is_directory(before)) << arch << ": the empty directory that was there before is gone";
     EXPECT_FALSE(fs::exists(before / "new")) << arch;
+    // "a/../b" makes a, then b: both are removed
+    expect_one_line_error(run_cli({"train", "--arch", arch, "--data", (dir / "missing.txt").string(), "--out",
+                                   (made / "a" / ".." / "b").string()}),
+                          "missing.txt");
+    EXPECT_FALSE(fs::exists(made)) << arch << ": the rejected run left " << made << " (--out " << arch << "/a/../b)";
   }
   expect_one_line_error(run_cli({"train", "--arch", "gru", "--resume", (dir / "no_such_run").string()}),
                         "no_such_run: no such directory");
