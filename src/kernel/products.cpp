@@ -139,6 +139,15 @@ bool libxsmm_avx512() {
 #endif
 }
 
+int libxsmm_vector_floats() {
+#ifdef BPNINJA_HAVE_LIBXSMM
+  const int id = target_archid();
+  return id >= LIBXSMM_X86_AVX512_CORE ? 16 : id >= LIBXSMM_X86_AVX2 ? 8 : 4;
+#else
+  return 0;
+#endif
+}
+
 namespace {
 // The rule of products.h, before asking libxsmm for a kernel
 bool libxsmm_rule(const ProductShape& s) {

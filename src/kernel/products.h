@@ -19,7 +19,8 @@
 // that loop at the MLP's and the GPT's shapes, as measured); its AVX-512 kernels do too except, at some
 // widths, in the columns past the last full 16; OpenBLAS rounds its own way. Each is a correctly computed product with
 // its own rounding: the kernel's tests and `--verify-every` judge them as they judge any BLAS, and docs/determinism.md
-// says which results therefore depend on the CPU. LIBXSMM_TARGET (libxsmm's own variable) changes the choice.
+// says which results therefore depend on the CPU. LIBXSMM_TARGET (libxsmm's own variable) changes the choice,
+// and the width of the kernel's tanh and exp with it (libxsmm_vector_floats below).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,11 @@ std::string libxsmm_target();
 // (layers::KernelProducts): with AVX2 kernels its six measured 117-199 us against OpenBLAS's 125-173,
 // and its ledger holds on OpenBLAS there (cli.check_gpt_with_the_products_of_an_avx2_cpu).
 bool libxsmm_avx512();
+
+// The floats in a vector of the instruction set libxsmm targets here: 16 (AVX-512), 8 (AVX2), 4 (older),
+// 0 in a build without libxsmm. The kernel's vector math takes the same width (kernel/vector_math.h), so
+// that LIBXSMM_TARGET=hsw gives an AVX2 CPU's tanh as well as its products.
+int libxsmm_vector_floats();
 
 // The library the rule above picks for `shape` on this CPU (libxsmm only where it returns a kernel).
 ProductLibrary choose_library(const ProductShape& shape);

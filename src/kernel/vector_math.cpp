@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernel/products.h"
+
 namespace bpn::kernel {
 
 #ifdef BPNINJA_HAVE_MVEC
@@ -51,13 +53,25 @@ __attribute__((target("avx512f"))) void map_avx512(Fn f, const float* x, float* 
   map_avx2(f, x + i, y + i, size - i);
 }
 
+using Map = void (*)(Fn, const float*, float*, std::int64_t);
+Map map_of(int lanes) { return lanes >= 16 ? map_avx512 : lanes >= 8 ? map_avx2 : map_sse; }
+
+int cpu_lanes() { return __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4; }
+
 void map(Fn f, const float* x, float* y, std::int64_t n) {
-  static const auto impl = __builtin_cpu_supports("avx512f") ? map_avx512
-                           : __builtin_cpu_supports("avx2")  ? map_avx2
-                                                             : map_sse;
+  static const Map impl = map_of(vector_lanes());
   impl(f, x, y, n);
 }
 }  // namespace
+
+void vector_tanh_lanes(int lanes, const float* x, float* y, std::int64_t n) {
+  map_of(std::min(lanes, cpu_lanes()))(Fn::kTanh, x, y, n);
+}
+
+int vector_lanes() {
+  const int target = libxsmm_vector_floats();  // 0: a build without libxsmm
+  return target > 0 ? std::min(cpu_lanes(), target) : cpu_lanes();
+}
 
 bool have_vector_tanh() { return true; }
 
@@ -65,6 +79,10 @@ void vector_tanh(const float* x, float* y, std::int64_t n) { map(Fn::kTanh, x, y
 
 void vector_exp(const float* x, float* y, std::int64_t n) { map(Fn::kExp, x, y, n); }
 #else
+int vector_lanes() { return 1; }
+
+void vector_tanh_lanes(int, const float* x, float* y, std::int64_t n) { vector_tanh(x, y, n); }
+
 bool have_vector_tanh() { return false; }
 
 void vector_tanh(const float* x, float* y, std::int64_t n) {

@@ -1,5 +1,5 @@
 // tanh and exp over float32 arrays through glibc's vector math library (libmvec's tanhf and expf, 16
-// lanes with AVX-512, 8 with AVX2, 4 with SSE), where the build found it. Much faster than ATen's
+// lanes with AVX-512, 8 with AVX2, 4 with SSE: vector_lanes()), where the build found it. Much faster than ATen's
 // Sleef call on this machine (tanh of 6,400 elements: ~26 us; ~9 us with 8 lanes, ~3.3 us with 16),
 // and not the same function: results may differ from at::tanh in the last bits. The 16- and 8-lane
 // tanhf differ too (1.5% of all floats, measured), so the result depends on the CPU's vector width,
@@ -14,6 +14,12 @@ namespace bpn::kernel {
 
 // Whether libmvec was found at build time; without it vector_tanh is std::tanh per element.
 bool have_vector_tanh();
+// The widest lanes vector_tanh and vector_exp take: 16, 8 or 4, the CPU's widest, held to the instruction
+// set libxsmm targets (kernel/products.h: LIBXSMM_TARGET=hsw gives an AVX2 CPU's 8, as it gives its
+// products; ctest checks the ledger and the determinism of the MLP's training under it); 1 without libmvec.
+int vector_lanes();
+// vector_tanh with at most `lanes` lanes (and at most the CPU's): what another choice gives (for the tests).
+void vector_tanh_lanes(int lanes, const float* x, float* y, std::int64_t n);
 // y[i] = tanh(x[i]) for i < n. Elementwise: for a given n and CPU, the same x[i] always gives the
 // same y[i] in the same position (the widest lanes first, then narrower ones, then a scalar tail).
 void vector_tanh(const float* x, float* y, std::int64_t n);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "kernel/mlp_kernel.h"
+#include "kernel/vector_math.h"
 
 namespace bpn::kernel {
 namespace {
@@ -124,6 +126,28 @@ TEST(ProductChoice, TheKernelsProductsGetTheLibraryOfTheirInstructionSet) {
         << p.name << " (libxsmm's target: " << target << ")";
   }
   if (target == "none") GTEST_SKIP() << "built without libxsmm: every product is OpenBLAS's";
+}
+
+// The kernel's tanh and exp take the lanes of the instruction set libxsmm targets, so that LIBXSMM_TARGET=hsw
+// gives an AVX2 CPU's tanh (8 lanes) with its products, and the ledger's and the determinism tests' runs
+// under it are an AVX2 CPU's step. The widths are told apart by their results: where 16 lanes run here,
+// the 16- and 8-lane tanhf differ on some of these floats, and vector_tanh is the one of vector_lanes().
+TEST(ProductChoice, TheKernelsTanhTakesTheLanesOfTheInstructionSetLibxsmmTargets) {
+  if (!have_vector_tanh()) GTEST_SKIP() << "built without libmvec: tanh is std::tanh per element";
+  const std::string target = libxsmm_target();
+  const int cpu = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  const int of_target = target == "none" ? cpu : libxsmm_avx512() ? 16 : target == "hsw" ? 8 : 4;
+  EXPECT_EQ(vector_lanes(), std::min(cpu, of_target)) << "libxsmm's target: " << target;
+  std::vector<float> x(1 << 14), y(x.size()), expected(x.size()), wide(x.size()), narrow(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -6.0f + 12.0f * static_cast<float>(i) / x.size();
+  vector_tanh(x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  vector_tanh_lanes(vector_lanes(), x.data(), expected.data(), static_cast<std::int64_t>(x.size()));
+  EXPECT_EQ(y, expected) << "vector_tanh is not the " << vector_lanes() << "-lane tanhf";
+  if (cpu == 16) {
+    vector_tanh_lanes(16, x.data(), wide.data(), static_cast<std::int64_t>(x.size()));
+    vector_tanh_lanes(8, x.data(), narrow.data(), static_cast<std::int64_t>(x.size()));
+    EXPECT_NE(wide, narrow) << "the 16- and 8-lane tanhf agree on all these floats: the widths cannot be told apart";
+  }
 }
 
 // The determinism the kernel's training relies on (docs/determinism.md): the chosen product of the same
