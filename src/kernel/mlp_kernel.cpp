@@ -450,7 +450,9 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
   if (!Xtr.is_contiguous() || !Ytr.is_contiguous() || Xtr.size(1) != T_ || Ytr.numel() != Xtr.size(0) ||
       ix.numel() != n_) {
     throw InputError("the training kernel needs the contiguous split [N, " + std::to_string(T_) +
-                     "] with N targets and " + std::to_string(n_) + " rows");
+                     "] with N targets and " + std::to_string(n_) + " rows (got X " + c10::str(Xtr.sizes()) + ", Y " +
+                     c10::str(Ytr.sizes()) + ", " + std::to_string(ix.numel()) +
+                     " rows): pass the split and the rows it was made for");
   }
   // The held split's memory cannot be another's: the same pointer and sizes are the same split.
   auto held = [](const at::Tensor& t, const at::Tensor& kept) {
@@ -461,7 +463,8 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
   std::int64_t* X = raw_.X;
   std::int64_t* Y = raw_.Y;
   if (!split_XYb_.empty()) {
-    // each row's T context bytes and its target byte side by side: one cache line per row
+    // each row's T context bytes and its target byte side by side: one cache line per row (T = 3: 4 bytes,
+    // never across a line; for other T a row crosses a line now and then)
     const std::uint8_t* xy = split_XYb_.data();
     const std::int64_t stride = T_ + 1;
     for (std::int64_t i = 0; i < n_; ++i) __builtin_prefetch(xy + rows[i] * stride);  // every row before the first
@@ -478,8 +481,8 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
       __builtin_prefetch(ys + rows[i]);
     }
     for (std::int64_t i = 0; i < n_; ++i) {
-      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];
-      Y[i] = ys[rows[i]];
+      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];  // Xtr[ix]
+      Y[i] = ys[rows[i]];                                                          // Ytr[ix]
     }
   }
   return run(p, lr);

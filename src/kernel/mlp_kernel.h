@@ -112,8 +112,9 @@ class MlpStepKernel {
   at::Tensor ix_;     // batch_rows()
   // The split step_rows reads, with one byte per index where every index is below 256 (an int64 split is
   // megabytes, and each random row a cache and TLB miss; the bytes stay in the cache), each row's T
-  // context bytes and its target side by side (one cache line per row, not two): made on the first
-  // step_rows of a split, which the kernel then holds (so that no other split can have its memory).
+  // context bytes and its target side by side (one cache line per row where T + 1 divides 64, as T = 3
+  // does, not two): made on the first step_rows of a split, which the kernel then holds (so that no
+  // other split can have its memory).
   at::Tensor split_X_, split_Y_;
   std::vector<std::uint8_t> split_XYb_;  // [N, T+1]; empty: an index past 255, the int64 split is read
   void read_split(const at::Tensor& Xtr, const at::Tensor& Ytr);

@@ -142,7 +142,7 @@ bool libxsmm_avx512() {
 int libxsmm_vector_floats() {
 #ifdef BPNINJA_HAVE_LIBXSMM
   const int id = target_archid();
-  return id >= LIBXSMM_X86_AVX512_CORE ? 16 : id >= LIBXSMM_X86_AVX2 ? 8 : 4;
+  return id >= LIBXSMM_X86_AVX512 ? 16 : id >= LIBXSMM_X86_AVX2 ? 8 : 4;  // AVX512F is all 16 lanes need
 #else
   return 0;
 #endif

@@ -47,9 +47,9 @@ std::string libxsmm_target();
 // and its ledger holds on OpenBLAS there (cli.check_gpt_with_the_products_of_an_avx2_cpu).
 bool libxsmm_avx512();
 
-// The floats in a vector of the instruction set libxsmm targets here: 16 (AVX-512), 8 (AVX2), 4 (older),
-// 0 in a build without libxsmm. The kernel's vector math takes the same width (kernel/vector_math.h), so
-// that LIBXSMM_TARGET=hsw gives an AVX2 CPU's tanh as well as its products.
+// The floats in a vector of the instruction set libxsmm targets here: 16 (any AVX-512, Knights Landing's
+// included, unlike libxsmm_avx512), 8 (AVX2), 4 (older), 0 in a build without libxsmm. The kernel's vector math takes
+// the same width (kernel/vector_math.h), so that LIBXSMM_TARGET=hsw gives an AVX2 CPU's tanh as well as its products.
 int libxsmm_vector_floats();
 
 // The library the rule above picks for `shape` on this CPU (libxsmm only where it returns a kernel).

@@ -140,8 +140,9 @@ OutputDirectories prepare_outputs(const std::string& out_dir, const std::string&
     for (const std::filesystem::path& part : std::filesystem::path(out_dir)) {
       prefix /= part;
       if (part.empty() || std::filesystem::exists(prefix, ec)) continue;
-      if (!std::filesystem::create_directory(prefix, ec)) break;
-      made.made_.insert(made.made_.begin(), prefix.string());
+      const bool created = std::filesystem::create_directory(prefix, ec);  // false: another process made it
+      if (ec) break;
+      if (created) made.made_.insert(made.made_.begin(), prefix.string());
     }
     if (ec || !std::filesystem::is_directory(out_dir)) {
       throw InputError("--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");

@@ -25,6 +25,7 @@
 #include "models/mlp/forward.h"
 #include "models/mlp/trainer.h"
 #include "support/names.h"
+#include "util/errors.h"
 #include "verify/verdict.h"
 
 namespace bpn::kernel {
@@ -118,13 +119,16 @@ TEST(KernelStep, RerunsAreBitIdentical) {
   EXPECT_EQ(a.losses, b.losses);
 }
 
-// step_rows gathers the batch from a byte copy of the split where every index is below 256 and from the
-// int64 split otherwise; either way it is the step of the batch gathered by index_select (step()), bit for
-// bit, and a second split (another tensor) is read afresh rather than served from the first one's copy.
+// step_rows gathers the batch from a byte copy of the split (each row's contexts and target side by side)
+// where every index is below 256 and from the int64 split otherwise; either way it is the step of the
+// batch gathered by index_select (step()), bit for bit, at contexts of 3 and 5, and a second split
+// (another tensor) is read afresh rather than served from the first one's copy. A split whose targets are
+// not one per row is rejected.
 TEST(KernelStep, StepRowsIsTheStepOfTheGatheredBatchForSmallAndLargeVocabularies) {
-  for (const std::int64_t vocab : {27, 300}) {  // 300: indices past 255
-    model::ModelConfig mc;
+  for (const auto& [vocab, block_size] : {std::pair<std::int64_t, std::int64_t>{27, 3}, {27, 5}, {300, 3}}) {
+    model::ModelConfig mc;  // 300: indices past 255
     mc.vocab_size = vocab;
+    mc.block_size = block_size;
     auto init = model::init_params(mc);
     model::Params a = init.params, b = init.params;
     for (auto& [name, t] : b.named()) *t = t->clone();
@@ -138,12 +142,15 @@ TEST(KernelStep, StepRowsIsTheStepOfTheGatheredBatchForSmallAndLargeVocabularies
         const at::Tensor ix = at::randint(0, 500, {n}, g, at::kLong);
         const float la = ka.step_rows(a, Xtr, Ytr, ix, 0.1f);
         const float lb = kb.step(b, Xtr.index_select(0, ix), Ytr.index_select(0, ix), 0.1f);
-        EXPECT_EQ(la, lb) << "vocab " << vocab << ", split " << split << ", step " << step;
+        EXPECT_EQ(la, lb) << "vocab " << vocab << ", block " << block_size << ", split " << split << ", step " << step;
         for (std::size_t i = 0; i < a.named().size(); ++i) {
           EXPECT_TRUE(at::equal(*a.named()[i].second, *b.named()[i].second))
-              << a.named()[i].first << ", vocab " << vocab << ", split " << split << ", step " << step;
+              << a.named()[i].first << ", vocab " << vocab << ", block " << block_size << ", split " << split
+              << ", step " << step;
         }
       }
+      const at::Tensor ix = at::randint(0, 400, {n}, g, at::kLong);
+      EXPECT_THROW(ka.step_rows(a, Xtr, Ytr.narrow(0, 0, 400), ix, 0.1f), InputError) << "400 targets for 500 rows";
     }
   }
 }
