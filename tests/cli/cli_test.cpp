@@ -14,6 +14,7 @@
 #include "models/mlp/check.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "train/safetensors.h"
 #include "verify/environment.h"
 
@@ -31,12 +32,7 @@ void expect_one_line_error(const Result& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
 }
 
-fs::path cli_scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bpninja_cli_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path cli_scratch(const std::string& name) { return bpn::testing::scratch_dir("cli_" + name); }
 
 TEST(Cli, BatchSizeOneIsRejectedWithTheReason) {
   expect_one_line_error(run_cli({"check", "--batch-size", "1"}), "n-1");

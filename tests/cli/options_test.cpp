@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "support/cli_runner.h"
+#include "support/scratch.h"
 
 namespace bpn::cli {
 namespace {
@@ -88,8 +89,7 @@ TEST(Options, UnknownOptionsAndCommands) {
 
 TEST(Options, UnwritableOutputPathsFailBeforeAnyWork) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "bpninja_unwritable";
-  fs::create_directories(dir);
+  const fs::path dir = bpn::testing::scratch_dir("unwritable");
   std::ofstream(dir / "a_file") << "x";
   std::string err;
   const auto start = std::chrono::steady_clock::now();

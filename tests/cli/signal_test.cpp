@@ -23,6 +23,7 @@
 #include "models/wavenet/trainer.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "util/interrupt.h"
 
 namespace bpn {
@@ -30,12 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path signal_scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bpninja_signal_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path signal_scratch(const std::string& name) { return bpn::testing::scratch_dir("signal_" + name); }
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "data/sequences.h"
 #include "support/cli_runner.h"
+#include "support/scratch.h"
 #include "util/errors.h"
 
 namespace bpn::data {
@@ -22,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path write_file(const std::string& name, const std::string& content) {
-  const fs::path dir = fs::temp_directory_path() / "bpninja_bad_input";
+  const fs::path dir = bpn::testing::scratch_path("bad_input");  // kept across calls: several files
   fs::create_directories(dir);
   const fs::path path = dir / name;
   std::ofstream(path, std::ios::binary) << content;
@@ -52,8 +53,7 @@ const std::string kWords = "emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\
 TEST(BadInput, MissingPath) { expect_rejected("/nonexistent/words.txt", "/nonexistent/words.txt: no such file"); }
 
 TEST(BadInput, Directory) {
-  const fs::path dir = fs::temp_directory_path() / "bpninja_bad_input_dir";
-  fs::create_directories(dir);
+  const fs::path dir = bpn::testing::scratch_dir("bad_input_dir");
   expect_rejected(dir, dir.string() + ": is a directory");
 }
 
@@ -134,7 +134,7 @@ TEST(BadInput, AWordLongerThanTheSequenceModelsTakeIsRejectedBeforeAnyWork) {
   const fs::path file = write_file("l1024.txt", std::string(1024, 'a') + "\n" + kWords);
   EXPECT_THROW(sequence_length(make_dataset(read_words(file.string()), 3)), InputError);
   for (const std::string arch : {"gpt", "rnn", "gru"}) {
-    const fs::path out = fs::temp_directory_path() / ("bpninja_bad_input_long_" + arch);
+    const fs::path out = bpn::testing::scratch_path("bad_input_long_" + arch);
     fs::remove_all(out);
     for (const std::string command : {"train", "check"}) {
       std::vector<std::string> args = {command, "--arch", arch, "--data", file.string()};

@@ -20,6 +20,7 @@
 
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "support/scratch.h"
 
 namespace bpn {
 namespace {
@@ -74,9 +75,7 @@ class Determinism : public ::testing::TestWithParam<Training> {
   }
 
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("bpninja_determinism_" + GetParam().name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = bpn::testing::scratch_dir("determinism_" + GetParam().name());
     if (!GetParam().libxsmm_target.empty()) {
       // AVX2 kernels (hsw) run on any CPU with AVX2 and FMA; the child processes inherit the variable
       if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))

@@ -197,6 +197,7 @@ TEST(WaveNet, CheckPassesTheVerdictInBothDtypes) {
 
 #include "models/wavenet/trainer.h"
 #include "support/cli_runner.h"
+#include "support/scratch.h"
 #include "train/safetensors.h"
 #include "util/errors.h"
 
@@ -205,12 +206,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path layers_scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bpninja_wavenet_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path layers_scratch(const std::string& name) { return bpn::testing::scratch_dir("wavenet_" + name); }
 
 // The autograd twin (loss.backward(), the lecture's code path) from the same generator prints the
 // lecture's losses; the manual step gives the same step-0 loss. 10,000 steps: ~25 s in a release build.

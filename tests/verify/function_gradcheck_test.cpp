@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+#include "support/scratch.h"
+
 namespace {
 
 namespace ag = torch::autograd;
@@ -358,7 +360,7 @@ TEST(FunctionGradcheck, TheSelfTestCatchesEveryBugClassInSlowMode) {
 }
 
 TEST(FunctionGradcheck, TheLedgerRecordsExactnessAgainstTheReferenceAndCatchesOneUlp) {
-  const std::string path = (std::filesystem::temp_directory_path() / "bpn_function_ledger_test.json").string();
+  const std::string path = bpn::testing::scratch_path("function_ledger_test.json").string();
   std::filesystem::remove(path);
   bpn::GradcheckOptions options;
   options.name = "x_tanh_w";

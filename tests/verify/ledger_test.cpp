@@ -8,6 +8,7 @@
 #include "models/mlp/check.h"
 #include "models/registry.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "util/errors.h"
 
 namespace bpn::verify {
@@ -81,7 +82,7 @@ TEST(Ledger, LessAccurateThanAutogradFailsEvenWithoutALedger) {
 }
 
 TEST(Ledger, MalformedFileIsAnInputError) {
-  const auto path = std::filesystem::temp_directory_path() / "bpninja_bad_ledger.json";
+  const auto path = bpn::testing::scratch_path("bad_ledger.json");
   std::ofstream(path) << "{ not json";
   EXPECT_THROW(Ledger::load(path.string()), InputError);
   std::ofstream(path, std::ios::trunc) << R"({"entries": [{"libtorch": 1}]})";
@@ -137,8 +138,7 @@ TEST(Ledger, DiffNamesWhatRecordingWouldAddAndDrop) {
 }
 
 TEST(Ledger, SaveIsAtomicAndLeavesNoTemporaryFile) {
-  const auto dir = std::filesystem::temp_directory_path() / "bpninja_ledger_save";
-  std::filesystem::create_directories(dir);
+  const auto dir = bpn::testing::scratch_dir("ledger_save");
   Ledger ledger;
   ledger.record(env(), kConfig, "exercise1", {"h"});
   ledger.save((dir / "l.json").string());

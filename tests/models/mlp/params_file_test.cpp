@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "train/safetensors.h"
 #include "util/errors.h"
 
@@ -20,12 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path params_file_scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bpninja_params_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path params_file_scratch(const std::string& name) { return bpn::testing::scratch_dir("params_" + name); }
 
 // The notebook's names and shapes (n_embd 10, n_hidden 200, V 27, block 3), values a PyTorch user
 // might have: randn in the notebook's scales, from torch's default generator.

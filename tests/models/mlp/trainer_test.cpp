@@ -13,6 +13,7 @@
 #include "models/mlp/checkpoint.h"
 #include "support/cli_runner.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "train/sample.h"
 #include "util/errors.h"
 #include "verify/grad_assert.h"
@@ -25,12 +26,7 @@ namespace fs = std::filesystem;
 
 using bpn::testing::run_cli;
 
-fs::path trainer_scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bpninja_train_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path trainer_scratch(const std::string& name) { return bpn::testing::scratch_dir("train_" + name); }
 
 TrainConfig small_config() {
   TrainConfig cfg;

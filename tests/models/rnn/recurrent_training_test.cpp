@@ -2,7 +2,6 @@
 // step, --verify-every accepts the applied gradients and rejects a wrong one, and a checkpoint resumes
 // bit-identically and samples.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,7 @@
 
 #include "models/rnn/trainer.h"
 #include "support/names.h"
+#include "support/scratch.h"
 #include "util/errors.h"
 
 namespace bpn::train {
@@ -65,9 +65,7 @@ TEST_P(RecurrentTraining, VerifyEveryAcceptsTheAppliedGradientsAndRejectsABadOne
 TEST_P(RecurrentTraining, ResumeIsBitIdenticalAndSampleReadsTheCheckpoint) {
   BPN_REQUIRE_NAMES(d);
   const RecurrentTrainConfig cfg = config();
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("bpninja_recurrent_resume_" + cfg.model.arch() + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const auto dir = bpn::testing::scratch_dir("recurrent_resume_" + cfg.model.arch());
   RecurrentState straight = init_recurrent(cfg, *d), first = init_recurrent(cfg, *d);
   for (int i = 0; i < 20; ++i) recurrent_manual_step(straight, cfg);
   for (int i = 0; i < 10; ++i) recurrent_manual_step(first, cfg);
