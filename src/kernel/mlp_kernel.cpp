@@ -154,24 +154,10 @@ BPN_KERNEL_LOOP void batchnorm_backward(const float* __restrict dy, const float*
 // dst[e] += src[e] for the floats of one vector of GCC's vector extension (W = 16, 8, 4 or 2 floats): one
 // vector load, add and store each, compiled for the clone's instruction set (a loop of fixed length
 // stayed scalar)
-// (GCC drops vector_size from an alias template: the types are spelled out.)
+// (GCC drops vector_size from an alias template, not from a class template's typedef.)
 template <int W>
-struct Floats;
-template <>
-struct Floats<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Floats<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct Floats<4> {
-  typedef float type __attribute__((vector_size(16)));
-};
-template <>
-struct Floats<2> {
-  typedef float type __attribute__((vector_size(8)));
+struct Floats {
+  typedef float type __attribute__((vector_size(W * sizeof(float))));
 };
 
 template <int W>
@@ -462,28 +448,23 @@ float MlpStepKernel::step_rows(model::Params& p, const at::Tensor& Xtr, const at
   const std::int64_t* rows = ix.data_ptr<std::int64_t>();
   std::int64_t* X = raw_.X;
   std::int64_t* Y = raw_.Y;
+  // Row r's contexts at xs + r * x_stride, its target at ys[r * y_stride]
+  auto gather = [&](const auto* xs, std::int64_t x_stride, const auto* ys, std::int64_t y_stride) {
+    for (std::int64_t i = 0; i < n_; ++i) {  // ask for every row before the first is read
+      __builtin_prefetch(xs + rows[i] * x_stride);
+      __builtin_prefetch(ys + rows[i] * y_stride);
+    }
+    for (std::int64_t i = 0; i < n_; ++i) {
+      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * x_stride + t];  // Xtr[ix]
+      Y[i] = ys[rows[i] * y_stride];                                                     // Ytr[ix]
+    }
+  };
   if (!split_XYb_.empty()) {
     // each row's T context bytes and its target byte side by side: one cache line per row (T = 3: 4 bytes,
     // never across a line; for other T a row crosses a line now and then)
-    const std::uint8_t* xy = split_XYb_.data();
-    const std::int64_t stride = T_ + 1;
-    for (std::int64_t i = 0; i < n_; ++i) __builtin_prefetch(xy + rows[i] * stride);  // every row before the first
-    for (std::int64_t i = 0; i < n_; ++i) {
-      const std::uint8_t* r = xy + rows[i] * stride;
-      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = r[t];  // Xtr[ix]
-      Y[i] = r[T_];                                                // Ytr[ix]
-    }
+    gather(split_XYb_.data(), T_ + 1, split_XYb_.data() + T_, T_ + 1);
   } else {
-    const std::int64_t* xs = Xtr.data_ptr<std::int64_t>();
-    const std::int64_t* ys = Ytr.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < n_; ++i) {
-      __builtin_prefetch(xs + rows[i] * T_);
-      __builtin_prefetch(ys + rows[i]);
-    }
-    for (std::int64_t i = 0; i < n_; ++i) {
-      for (std::int64_t t = 0; t < T_; ++t) X[i * T_ + t] = xs[rows[i] * T_ + t];  // Xtr[ix]
-      Y[i] = ys[rows[i]];                                                          // Ytr[ix]
-    }
+    gather(Xtr.data_ptr<std::int64_t>(), T_, Ytr.data_ptr<std::int64_t>(), 1);
   }
   return run(p, lr);
 }

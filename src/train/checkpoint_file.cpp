@@ -2,7 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -26,9 +25,7 @@ std::string data_fingerprint(const data::Dataset& data) {
     for (const char32_t c : w) put(static_cast<std::uint32_t>(c));
     put(0);
   }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("fnv1a64:") + hex;
+  return fnv1a64_tag(h);
 }
 
 void require_same_data(const std::string& resume, const std::string& data_path, bool same_vocabulary_and_split,

@@ -38,6 +38,8 @@ std::string hex(std::uint64_t v) {
 }
 }  // namespace
 
+std::string fnv1a64_tag(std::uint64_t h) { return "fnv1a64:" + hex(h); }
+
 const at::Tensor& SafeTensors::at(const std::string& name, const std::string& source) const {
   for (const auto& [n, t] : tensors) {
     if (n == name) return t;

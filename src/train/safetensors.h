@@ -21,6 +21,8 @@ namespace bpn::train {
 // over more bytes (fnv1a64(b, m, fnv1a64(a, n)) is the hash of a then b).
 inline constexpr std::uint64_t kFnv1a64Offset = 1469598103934665603ULL;
 std::uint64_t fnv1a64(const char* data, std::size_t size, std::uint64_t h = kFnv1a64Offset);
+// "fnv1a64:<16 hex digits>": how a hash is written where it names something (parameter files, word lists)
+std::string fnv1a64_tag(std::uint64_t h);
 
 struct SafeTensors {
   std::vector<std::pair<std::string, at::Tensor>> tensors;                         // in file order

@@ -1,6 +1,5 @@
 #include "models/mlp/params_file.h"
 
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -28,10 +27,7 @@ std::string hex_id(const model::Params& p) {
     const at::Tensor c = t->contiguous();
     bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<std::size_t>(c.numel()) * c.element_size());
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx",
-                static_cast<unsigned long long>(fnv1a64(bytes.data(), bytes.size())));
-  return buf;
+  return fnv1a64_tag(fnv1a64(bytes.data(), bytes.size()));
 }
 
 // The shapes the notebook's names must have, given C and W1 (which fix n_embd and n_hidden).
